@@ -1,0 +1,50 @@
+"""Checkpoints: `.npz` files written atomically and read without pickle.
+
+A checkpoint holds named arrays plus a small JSON metadata dict (stored as a
+string array, so `allow_pickle=False` can read it back). Writing goes to a
+temporary file in the same folder, then `os.replace` swaps it in: a crash never
+leaves a half-written checkpoint where a good one used to be.
+"""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+_META_KEY = "__meta__"
+
+
+def save_checkpoint(path, arrays, meta=None):
+    """Write {name: array} and a JSON-serialisable `meta` dict to `path` atomically."""
+    if _META_KEY in arrays:
+        raise ValueError(f"array name {_META_KEY!r} is reserved")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays, **{_META_KEY: np.array(json.dumps(meta or {}))})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path):
+    """-> (arrays, meta). Clear errors for a missing, truncated or foreign file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise ValueError(f"checkpoint {path!r} is truncated or not an .npz file written by minipgd ({err})") from err
+    if _META_KEY not in arrays:
+        raise ValueError(f"{path!r} is an .npz file but not a minipgd checkpoint (no {_META_KEY!r} entry)")
+    meta = json.loads(str(arrays.pop(_META_KEY)))
+    return arrays, meta

@@ -1,0 +1,123 @@
+"""1-D convolution as im2col + one matrix product, channels-last.
+
+    y[b, t, o] = bias[o] + sum_{j, c} W[o, c, j] * x[b, t*stride + j - pad_left, c]
+
+With ``cols[b, t, j*C_in + c] = x[b, t*stride + j - pad_left, c]`` (zero outside the
+input) and ``W_mat[j*C_in + c, o] = W[o, c, j]`` this is ``y = cols @ W_mat + bias``,
+so the two backward products are the transposed matrix products:
+
+    dL/dW_mat = cols^T @ dy          dL/dx = col2im(dy @ W_mat^T)
+
+The matrix products always go through NumPy's BLAS. The index shuffling around
+them (padding, im2col and its adjoint col2im) is the kernel: a NumPy twin that
+reads like the definition, and a Numba copy that does it in one fused loop.
+"""
+import numpy as np
+from numba import njit
+
+from ..backend import twin
+
+
+def output_length(length, kernel_size, stride, pad_left, pad_right):
+    return (length + pad_left + pad_right - kernel_size) // stride + 1
+
+
+def weight_matrix(weight):
+    """(C_out, C_in, k) PyTorch layout -> (k*C_in, C_out) matrix."""
+    c_out, c_in, k = weight.shape
+    return np.ascontiguousarray(weight.transpose(2, 1, 0)).reshape(k * c_in, c_out)
+
+
+# ------------------------------------------------------------- im2col / col2im
+def im2col_numpy(x, kernel_size, stride, pad_left, l_out):
+    """x: (B, L, C) -> cols: (B, L_out, k*C), zero where the window leaves x."""
+    batch, length, channels = x.shape
+    pad_right = max(0, (l_out - 1) * stride + kernel_size - pad_left - length)
+    padded = np.pad(x, ((0, 0), (pad_left, pad_right), (0, 0)))
+    index = stride * np.arange(l_out)[:, None] + np.arange(kernel_size)[None, :]
+    return padded[:, index, :].reshape(batch, l_out, kernel_size * channels)
+
+
+@njit(cache=True)
+def im2col_numba(x, kernel_size, stride, pad_left, l_out):
+    batch, length, channels = x.shape
+    cols = np.empty((batch, l_out, kernel_size * channels), x.dtype)
+    for b in range(batch):
+        for t in range(l_out):
+            for j in range(kernel_size):
+                src = t * stride + j - pad_left
+                inside = 0 <= src < length
+                for c in range(channels):
+                    cols[b, t, j * channels + c] = x[b, src, c] if inside else 0.0
+    return cols
+
+
+def col2im_numpy(dcols, length, kernel_size, stride, pad_left):
+    """Adjoint of im2col: dcols (B, L_out, k*C) -> dx (B, L, C), overlaps summed."""
+    batch, l_out, kc = dcols.shape
+    channels = kc // kernel_size
+    dcols = dcols.reshape(batch, l_out, kernel_size, channels)
+    span = max(length + pad_left, (l_out - 1) * stride + kernel_size)
+    dpadded = np.zeros((batch, span, channels), dcols.dtype)
+    for j in range(kernel_size):
+        dpadded[:, j : j + stride * (l_out - 1) + 1 : stride] += dcols[:, :, j]
+    return np.ascontiguousarray(dpadded[:, pad_left : pad_left + length])
+
+
+@njit(cache=True)
+def col2im_numba(dcols, length, kernel_size, stride, pad_left):
+    batch, l_out, kc = dcols.shape
+    channels = kc // kernel_size
+    dx = np.zeros((batch, length, channels), dcols.dtype)
+    for b in range(batch):
+        for t in range(l_out):
+            for j in range(kernel_size):
+                dst = t * stride + j - pad_left
+                if 0 <= dst < length:
+                    for c in range(channels):
+                        dx[b, dst, c] += dcols[b, t, j * channels + c]
+    return dx
+
+
+im2col = twin(im2col_numpy, im2col_numba)
+col2im = twin(col2im_numpy, col2im_numba)
+
+
+def _is_pointwise(kernel_size, stride, pad_left, pad_right):
+    return kernel_size == 1 and stride == 1 and pad_left == 0 and pad_right == 0
+
+
+def _columns(x, kernel_size, stride, pad_left, pad_right):
+    if _is_pointwise(kernel_size, stride, pad_left, pad_right):
+        return x  # a 1x1 convolution needs no shuffling
+    l_out = output_length(x.shape[1], kernel_size, stride, pad_left, pad_right)
+    return im2col(x, kernel_size, stride, pad_left, l_out)
+
+
+# ------------------------------------------------------------- the three products
+def conv1d_forward(x, weight, bias, stride, pad_left, pad_right):
+    """x: (B, L, C_in), weight: (C_out, C_in, k), bias: (C_out,) -> y: (B, L_out, C_out)."""
+    c_out, c_in, k = weight.shape
+    cols = _columns(x, k, stride, pad_left, pad_right)
+    y = cols.reshape(-1, k * c_in) @ weight_matrix(weight)
+    y += bias
+    return y.reshape(x.shape[0], -1, c_out)
+
+
+def conv1d_backward_input(dy, weight, length, stride, pad_left, pad_right):
+    """dL/dx = col2im(dy @ W_mat^T): dy (B, L_out, C_out) -> dx (B, L, C_in)."""
+    c_out, c_in, k = weight.shape
+    dcols = dy.reshape(-1, c_out) @ weight_matrix(weight).T
+    dcols = dcols.reshape(dy.shape[0], dy.shape[1], k * c_in)
+    if _is_pointwise(k, stride, pad_left, pad_right):
+        return dcols
+    return col2im(dcols, length, k, stride, pad_left)
+
+
+def conv1d_backward_weight(dy, x, kernel_size, stride, pad_left, pad_right):
+    """dL/dW = cols^T @ dy in (C_out, C_in, k) layout, and dL/dbias = sum of dy."""
+    c_in, c_out = x.shape[2], dy.shape[2]
+    cols = _columns(x, kernel_size, stride, pad_left, pad_right)
+    dw_mat = cols.reshape(-1, kernel_size * c_in).T @ dy.reshape(-1, c_out)
+    dw = dw_mat.reshape(kernel_size, c_in, c_out).transpose(2, 1, 0)
+    return dw, dy.sum(axis=(0, 1))

@@ -1,0 +1,20 @@
+"""Layers with hand-written backward passes. Sequences are channels-last, (B, L, C)."""
+from .activations import Mish, ReLU, SiLU
+from .conv1d import Conv1d
+from .embedding import NoiseLevelEmbedding, SinusoidalEmbedding
+from .group_norm import GroupNorm
+from .linear import Linear
+from .resample import MaxPool1d, NearestUpsample1d
+
+__all__ = [
+    "Conv1d",
+    "GroupNorm",
+    "Linear",
+    "MaxPool1d",
+    "Mish",
+    "NearestUpsample1d",
+    "NoiseLevelEmbedding",
+    "ReLU",
+    "SiLU",
+    "SinusoidalEmbedding",
+]

@@ -1,0 +1,38 @@
+"""Element-wise activations: ReLU, SiLU (swish) and Mish."""
+import numpy as np
+
+from ..kernels import mish_backward, mish_forward
+from ..module import Module
+
+
+class ReLU(Module):
+    def forward(self, x):
+        self.positive = x > 0
+        return x * self.positive
+
+    def backward(self, dy):
+        return dy * self.positive  # dy/dx = 1 where x > 0
+
+
+class SiLU(Module):
+    """y = x * sigmoid(x), the 'swish' of the authors' noise-level embedding."""
+
+    def forward(self, x):
+        self.x = x
+        self.sigmoid = 1.0 / (1.0 + np.exp(-x))
+        return x * self.sigmoid
+
+    def backward(self, dy):
+        s = self.sigmoid
+        return dy * s * (1.0 + self.x * (1.0 - s))  # dy/dx = s + x s (1 - s)
+
+
+class Mish(Module):
+    """y = x * tanh(softplus(x)), the activation of Diffuser-style U-Nets."""
+
+    def forward(self, x):
+        self.x = x
+        return mish_forward(x)
+
+    def backward(self, dy):
+        return mish_backward(dy, self.x)

@@ -1,0 +1,51 @@
+"""1-D convolution over channels-last sequences, weight (out, in, k) as in PyTorch.
+
+The authors' Flax code convolves channels-last arrays with 'SAME' padding; for an
+even kernel that pads (k-1)//2 on the left and the rest on the right, which is
+what ``padding="same"`` does here (and in PyTorch).
+"""
+import numpy as np
+
+from ..kernels import conv1d_backward_input, conv1d_backward_weight, conv1d_forward
+from ..kernels.conv1d import output_length
+from ..module import Module
+from .init import uniform_fan_in
+
+
+def _resolve_padding(padding, kernel_size, stride):
+    if padding == "same":
+        if stride != 1:
+            raise ValueError("padding='same' needs stride 1")
+        total = kernel_size - 1
+        return total // 2, total - total // 2
+    if isinstance(padding, int):
+        return padding, padding
+    left, right = padding
+    return int(left), int(right)
+
+
+class Conv1d(Module):
+    def __init__(self, in_channels, out_channels, kernel_size, rng, stride=1, padding="same", dtype=np.float32):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = kernel_size, stride
+        self.pad_left, self.pad_right = _resolve_padding(padding, kernel_size, stride)
+        fan_in = in_channels * kernel_size
+        self.add_param("weight", uniform_fan_in(rng, (out_channels, in_channels, kernel_size), fan_in, dtype))
+        self.add_param("bias", uniform_fan_in(rng, (out_channels,), fan_in, dtype))
+
+    def forward(self, x):
+        """x: (B, L, C_in) -> (B, L_out, C_out)."""
+        if x.ndim != 3 or x.shape[2] != self.in_channels:
+            raise ValueError(f"Conv1d expects (B, L, {self.in_channels}) channels-last input, got shape {x.shape}")
+        if output_length(x.shape[1], self.kernel_size, self.stride, self.pad_left, self.pad_right) < 1:
+            raise ValueError(f"sequence of length {x.shape[1]} is shorter than the kernel ({self.kernel_size})")
+        self.x = x
+        return conv1d_forward(x, self.params["weight"], self.params["bias"], self.stride, self.pad_left, self.pad_right)
+
+    def backward(self, dy):
+        padding = (self.stride, self.pad_left, self.pad_right)
+        dw, db = conv1d_backward_weight(dy, self.x, self.kernel_size, *padding)
+        self.grads["weight"] += dw
+        self.grads["bias"] += db
+        return conv1d_backward_input(dy, self.params["weight"], self.x.shape[1], *padding)

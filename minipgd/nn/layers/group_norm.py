@@ -1,0 +1,36 @@
+"""GroupNorm layer over channels-last sequences; weight/bias (C,) as in PyTorch.
+
+eps = 1e-6 follows Flax's GroupNorm, which the authors' U-Net uses.
+"""
+import numpy as np
+
+from ..kernels import group_norm_backward, group_norm_forward
+from ..module import Module
+
+
+class GroupNorm(Module):
+    def __init__(self, num_groups, num_channels, eps=1e-6, dtype=np.float32):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: {num_channels} channels do not split into {num_groups} groups")
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.add_param("weight", np.ones(num_channels, dtype))
+        self.add_param("bias", np.zeros(num_channels, dtype))
+
+    def forward(self, x):
+        """x: (B, L, C) -> (B, L, C)."""
+        if x.ndim != 3 or x.shape[2] != self.num_channels:
+            raise ValueError(f"GroupNorm expects (B, L, {self.num_channels}) input, got shape {x.shape}")
+        self.x = x
+        y, self.mean, self.rstd = group_norm_forward(
+            x, self.params["weight"], self.params["bias"], self.num_groups, self.eps
+        )
+        return y
+
+    def backward(self, dy):
+        dx, dgamma, dbeta = group_norm_backward(
+            dy, self.x, self.params["weight"], self.mean, self.rstd, self.num_groups
+        )
+        self.grads["weight"] += dgamma
+        self.grads["bias"] += dbeta
+        return dx

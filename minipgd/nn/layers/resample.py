@@ -1,0 +1,46 @@
+"""Changing the sequence length: max-pooling down, nearest-neighbour up."""
+import numpy as np
+
+from ..module import Module
+
+
+class MaxPool1d(Module):
+    """Non-overlapping max over windows of 2 (Flax max_pool, 'VALID': an odd last row is dropped)."""
+
+    def forward(self, x):
+        """x: (B, L, C) -> (B, L // 2, C)."""
+        batch, length, channels = x.shape
+        self.in_shape = x.shape
+        windows = x[:, : 2 * (length // 2)].reshape(batch, length // 2, 2, channels)
+        self.argmax = windows.argmax(axis=2)[:, :, None, :]
+        return np.take_along_axis(windows, self.argmax, axis=2)[:, :, 0, :]
+
+    def backward(self, dy):
+        batch, length, channels = self.in_shape
+        dwindows = np.zeros((batch, length // 2, 2, channels), dy.dtype)
+        np.put_along_axis(dwindows, self.argmax, dy[:, :, None, :], axis=2)  # gradient goes to the max
+        dx = np.zeros(self.in_shape, dy.dtype)
+        dx[:, : 2 * (length // 2)] = dwindows.reshape(batch, -1, channels)
+        return dx
+
+
+def nearest_source_index(length_in, length_out):
+    """Row of the input each output row copies: jax.image.resize 'nearest' (half-pixel centres)."""
+    return np.floor((np.arange(length_out) + 0.5) * length_in / length_out).astype(np.int64)
+
+
+class NearestUpsample1d(Module):
+    """Repeat rows to reach a target length (the authors' decoder 'deconvolution')."""
+
+    def forward(self, x, length):
+        """x: (B, L_in, C) -> (B, length, C), length >= L_in."""
+        if length < x.shape[1]:
+            raise ValueError(f"NearestUpsample1d cannot shrink length {x.shape[1]} to {length}")
+        self.length_in = x.shape[1]
+        self.source = nearest_source_index(self.length_in, length)
+        return x[:, self.source]
+
+    def backward(self, dy):
+        # Every input row is copied to a contiguous run of output rows: sum each run.
+        run_starts = np.searchsorted(self.source, np.arange(self.length_in))
+        return np.add.reduceat(dy, run_starts, axis=1)

@@ -1,0 +1,194 @@
+"""The 1-D temporal U-Net denoiser backbone (Appendix A.1, Table 3).
+
+A trajectory is a (B, C, H) array: C = obs + action + reward + done channels
+stacked per transition, H = 16 transitions (Table 3). Convolutions run along the
+H axis. The block structure is the one in the authors' Flax code (see
+`shared/DESIGN.md`): not residual; every block is conditioned on the noise-level
+embedding by adding a per-block Dense projection after its first convolution.
+
+    encoder level i (width F*m_i):  Conv(k3) + Dense(temb) -> GN -> act -> Conv(k3) -> GN -> act
+                                    = skip z_i;  max-pool(2) feeds level i+1 (dropped after the last)
+    decoder level i = n-2 .. 0:     upsample to len(z_i) -> Conv(k2) + Dense(temb) -> GN -> act
+                                    -> concat z_i -> [Conv(k3) -> GN -> act] x 2
+    output:                         Conv(k1) back to C channels
+
+Internally every array is channels-last, (B, L, C), as in Flax: each convolution
+is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
+`forward` line by line, in reverse.
+"""
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .layers import Conv1d, GroupNorm, Linear, MaxPool1d, Mish, NearestUpsample1d, NoiseLevelEmbedding, ReLU, SiLU
+from .checkpoint import load_checkpoint, save_checkpoint
+from .module import Module
+
+ACTIVATIONS = {"relu": ReLU, "mish": Mish}
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    in_channels: int  # obs_dim + act_dim + 2 (reward, done)
+    horizon: int = 16  # trajectory length H, Table 3
+    features: int = 32  # base width F; the paper uses 1024 (Table 3), 32 is the CPU default
+    dim_mults: tuple = (1, 2, 4)  # width of level i is F * dim_mults[i]; 3 levels = "U-Net blocks 3"
+    kernel_size: int = 3  # Table 3
+    groups: int = 8  # GroupNorm groups, as in the authors' code
+    activation: str = "relu"  # "relu" (authors' code) or "mish" (Diffuser-style)
+
+    def __post_init__(self):
+        if self.in_channels < 1 or self.horizon < 1:
+            raise ValueError(f"in_channels and horizon must be positive, got {self.in_channels}, {self.horizon}")
+        if self.features < 16 or self.features % 8:
+            raise ValueError(f"features must be a multiple of 8 and >= 16 (F/8 embedding frequencies), got {self.features}")
+        if self.horizon < 2 ** (len(self.dim_mults) - 1):
+            raise ValueError(f"horizon {self.horizon} is too short for {len(self.dim_mults)} levels of 2x pooling")
+        if any(self.features * m % self.groups for m in self.dim_mults):
+            raise ValueError(f"every level width F*m must divide into {self.groups} GroupNorm groups")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+
+    @classmethod
+    def paper(cls, in_channels):
+        """The paper's size (Table 3): F = 1024, 3 levels (about 178M parameters)."""
+        return cls(in_channels=in_channels, features=1024)
+
+
+class EncoderBlock(Module):
+    def __init__(self, c_in, width, cfg, rng, dtype):
+        super().__init__()
+        k, groups, act = cfg.kernel_size, cfg.groups, ACTIVATIONS[cfg.activation]
+        self.conv1 = Conv1d(c_in, width, k, rng, dtype=dtype)
+        self.time = Linear(cfg.features, width, rng, dtype)
+        self.norm1, self.act1 = GroupNorm(groups, width, dtype=dtype), act()
+        self.conv2 = Conv1d(width, width, k, rng, dtype=dtype)
+        self.norm2, self.act2 = GroupNorm(groups, width, dtype=dtype), act()
+
+    def forward(self, x, temb):
+        """x: (B, L, c_in), temb: (B, F) -> z: (B, L, width)."""
+        h = self.conv1(x) + self.time(temb)[:, None, :]
+        h = self.act1(self.norm1(h))
+        return self.act2(self.norm2(self.conv2(h)))
+
+    def backward(self, dz):
+        dh = self.conv2.backward(self.norm2.backward(self.act2.backward(dz)))
+        dh = self.norm1.backward(self.act1.backward(dh))
+        dtemb = self.time.backward(dh.sum(axis=1))  # the Dense output was broadcast over L
+        return self.conv1.backward(dh), dtemb
+
+
+class DecoderBlock(Module):
+    def __init__(self, c_in, width, cfg, rng, dtype):
+        super().__init__()
+        k, groups, act = cfg.kernel_size, cfg.groups, ACTIVATIONS[cfg.activation]
+        self.upsample = NearestUpsample1d()
+        self.conv_up = Conv1d(c_in, width, 2, rng, dtype=dtype)
+        self.time = Linear(cfg.features, width, rng, dtype)
+        self.norm_up, self.act_up = GroupNorm(groups, width, dtype=dtype), act()
+        self.conv1 = Conv1d(2 * width, width, k, rng, dtype=dtype)
+        self.norm1, self.act1 = GroupNorm(groups, width, dtype=dtype), act()
+        self.conv2 = Conv1d(width, width, k, rng, dtype=dtype)
+        self.norm2, self.act2 = GroupNorm(groups, width, dtype=dtype), act()
+
+    def forward(self, x, skip, temb):
+        """x: (B, L/2, c_in), skip: (B, L, width), temb: (B, F) -> (B, L, width)."""
+        h = self.conv_up(self.upsample(x, skip.shape[1])) + self.time(temb)[:, None, :]
+        h = self.act_up(self.norm_up(h))
+        self.width = h.shape[2]
+        h = np.concatenate([h, skip], axis=2)
+        h = self.act1(self.norm1(self.conv1(h)))
+        return self.act2(self.norm2(self.conv2(h)))
+
+    def backward(self, dy):
+        dh = self.conv2.backward(self.norm2.backward(self.act2.backward(dy)))
+        dh = self.conv1.backward(self.norm1.backward(self.act1.backward(dh)))
+        dh, dskip = dh[:, :, : self.width], dh[:, :, self.width :]  # un-concatenate
+        dh = self.norm_up.backward(self.act_up.backward(dh))
+        dtemb = self.time.backward(dh.sum(axis=1))
+        dx = self.upsample.backward(self.conv_up.backward(dh))
+        return dx, dskip, dtemb
+
+
+class TemporalUNet(Module):
+    def __init__(self, cfg, rng, dtype=np.float32):
+        super().__init__()
+        self.cfg, self.dtype = cfg, np.dtype(dtype)
+        widths = [cfg.features * m for m in cfg.dim_mults]
+        self.embed = NoiseLevelEmbedding(cfg.features, rng, dtype)
+        self.embed_act = SiLU()
+        self.down = [
+            EncoderBlock(c_in, width, cfg, rng, dtype) for c_in, width in zip([cfg.in_channels] + widths, widths)
+        ]
+        self.pools = [MaxPool1d() for _ in widths[:-1]]
+        self.up = [DecoderBlock(widths[i + 1], widths[i], cfg, rng, dtype) for i in reversed(range(len(widths) - 1))]
+        self.out = Conv1d(widths[0], cfg.in_channels, 1, rng, dtype=dtype)
+
+    def forward(self, x, sigma):
+        """x: (B, C, H) trajectories, sigma: (B,) noise-level input -> (B, C, H).
+
+        `sigma` is whatever scalar the caller conditions on; the EDM denoiser
+        passes c_noise(σ) = ln(σ)/4.
+        """
+        x, sigma = self._check_inputs(x, sigma)
+        temb = self.embed_act(self.embed(sigma))
+        h = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, H, C): channels-last
+        skips = []
+        for i, block in enumerate(self.down):
+            skips.append(block(h, temb))
+            if i < len(self.pools):
+                h = self.pools[i](skips[i])
+        h = skips[-1]  # the deepest level's pooled output is dropped, as in the authors' code
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            h = block(h, skip, temb)
+        return self.out(h).transpose(0, 2, 1)
+
+    def backward(self, dy):
+        """dy: (B, C, H) = dL/d output -> dL/dx (B, C, H); parameter gradients are accumulated."""
+        dh = self.out.backward(np.ascontiguousarray(dy.transpose(0, 2, 1)))
+        dtemb = np.zeros((dy.shape[0], self.cfg.features), dh.dtype)
+        dskips = [None] * len(self.down)
+        for i, block in zip(range(len(self.up)), reversed(self.up)):  # level 0 first
+            dh, dskips[i], dt = block.backward(dh)
+            dtemb += dt
+        dz = dh  # gradient reaching the deepest skip
+        for i in reversed(range(len(self.down))):
+            dh, dt = self.down[i].backward(dz)
+            dtemb += dt
+            if i > 0:
+                dz = dskips[i - 1] + self.pools[i - 1].backward(dh)
+        self.embed.backward(self.embed_act.backward(dtemb))
+        return dh.transpose(0, 2, 1)
+
+    def _check_inputs(self, x, sigma):
+        cfg = self.cfg
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise ValueError(f"TemporalUNet expects trajectories of shape (B, C, H), got an array of shape {x.shape}")
+        if x.shape[1] != cfg.in_channels:
+            raise ValueError(f"trajectory has {x.shape[1]} channels, the model expects {cfg.in_channels}")
+        if x.shape[2] != cfg.horizon:
+            raise ValueError(f"trajectory has length {x.shape[2]}, the model was built for horizon {cfg.horizon}")
+        sigma = np.asarray(sigma, dtype=self.dtype).reshape(-1)
+        if sigma.shape != (x.shape[0],):
+            raise ValueError(f"sigma must hold one value per trajectory ({x.shape[0]}), got shape {sigma.shape}")
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(sigma))):
+            raise ValueError("TemporalUNet input contains NaN or inf")
+        return x.astype(self.dtype, copy=False), sigma
+
+
+def save_unet(path, model):
+    """Write the model's weights and config to an `.npz` checkpoint (atomic, no pickle)."""
+    meta = {"kind": "TemporalUNet", "config": asdict(model.cfg), "dtype": model.dtype.name}
+    save_checkpoint(path, model.state_dict(), meta)
+
+
+def load_unet(path):
+    """Rebuild a TemporalUNet from a checkpoint written by `save_unet`."""
+    arrays, meta = load_checkpoint(path)
+    if meta.get("kind") != "TemporalUNet":
+        raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TemporalUNet")
+    cfg = dict(meta["config"], dim_mults=tuple(meta["config"]["dim_mults"]))
+    model = TemporalUNet(UNetConfig(**cfg), np.random.default_rng(0), dtype=meta["dtype"])
+    model.load_state_dict(arrays)
+    return model

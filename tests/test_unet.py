@@ -1,0 +1,102 @@
+"""The temporal U-Net: size, shapes, dtypes, and clear errors on bad input."""
+import numpy as np
+import pytest
+
+from minipgd.nn import TemporalUNet, UNetConfig
+from minipgd.nn.backend import use_backend
+
+
+def small_unet(rng, dtype=np.float32, **overrides):
+    return TemporalUNet(UNetConfig(**{"in_channels": 5, "horizon": 8, "features": 16, **overrides}), rng, dtype)
+
+
+def test_default_size_matches_the_authors_architecture(rng):
+    # F = 32, 3 levels, 25 channels (HalfCheetah: 17 obs + 6 act + reward + done); DESIGN.md
+    assert TemporalUNet(UNetConfig(in_channels=25), rng).num_parameters() == 179_129
+    assert TemporalUNet(UNetConfig(in_channels=25, features=64), rng).num_parameters() == 704_857  # DESIGN.md: "705 k"
+
+
+@pytest.mark.slow
+def test_paper_size_is_constructible(rng):
+    model = TemporalUNet(UNetConfig.paper(in_channels=25), rng)
+    assert 170e6 < model.num_parameters() < 180e6  # "≈ 178 M parameters", DESIGN.md
+
+
+def test_forward_shape_and_dtype(rng):
+    for dtype in (np.float32, np.float64):
+        model = small_unet(rng, dtype)
+        y = model.forward(rng.standard_normal((4, 5, 8)), np.zeros(4))
+        assert y.shape == (4, 5, 8) and y.dtype == dtype
+        assert model.backward(np.ones_like(y)).shape == (4, 5, 8)
+
+
+def test_float32_and_float64_compute_the_same_function(rng):
+    m32 = small_unet(np.random.default_rng(1))
+    m64 = small_unet(np.random.default_rng(1), np.float64)
+    m64.load_state_dict(m32.state_dict())
+    x, s = rng.standard_normal((3, 5, 8)), rng.standard_normal(3)
+    np.testing.assert_allclose(m32.forward(x, s), m64.forward(x, s), rtol=1e-4, atol=1e-4)
+
+
+def test_numpy_twins_give_the_same_network(rng):
+    model = small_unet(rng, activation="mish")
+    x, s = rng.standard_normal((3, 5, 8)), rng.standard_normal(3)
+    dy = rng.standard_normal((3, 5, 8))
+    outputs = []
+    for name in ("numba", "numpy"):
+        with use_backend(name):
+            model.zero_grad()
+            y = model.forward(x, s)
+            outputs.append((y, model.backward(dy), model.state_dict(), [g.copy() for _, _, g in model.named_parameters()]))
+    (y1, dx1, _, g1), (y2, dx2, _, g2) = outputs
+    np.testing.assert_allclose(y1, y2, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dx1, dx2, rtol=1e-4, atol=1e-5)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_noise_level_changes_the_output(rng):
+    model = small_unet(rng)
+    x = rng.standard_normal((1, 5, 8))
+    assert not np.allclose(model.forward(x, [0.0]), model.forward(x, [2.0]))
+
+
+def test_batch_items_are_independent(rng):
+    model = small_unet(rng)
+    x, s = rng.standard_normal((4, 5, 8)), rng.standard_normal(4)
+    np.testing.assert_allclose(model.forward(x, s)[2:3], model.forward(x[2:3], s[2:3]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "x_shape, sigma_shape, message",
+    [
+        ((5, 8), (5,), r"shape \(B, C, H\)"),
+        ((2, 7, 8), (2,), "7 channels, the model expects 5"),
+        ((2, 5, 12), (2,), "length 12, the model was built for horizon 8"),
+        ((2, 5, 8), (3,), "one value per trajectory"),
+    ],
+)
+def test_bad_shapes_are_rejected(rng, x_shape, sigma_shape, message):
+    with pytest.raises(ValueError, match=message):
+        small_unet(rng).forward(np.zeros(x_shape), np.zeros(sigma_shape))
+
+
+def test_nan_input_is_rejected(rng):
+    x = np.zeros((2, 5, 8))
+    x[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        small_unet(rng).forward(x, np.zeros(2))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"features": 12}, "multiple of 8"),
+        ({"horizon": 3}, "too short"),
+        ({"activation": "tanh"}, "activation must be one of"),
+        ({"groups": 3}, "GroupNorm groups"),
+    ],
+)
+def test_bad_configs_are_rejected(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        UNetConfig(**{"in_channels": 5, "horizon": 8, "features": 16, **overrides})
