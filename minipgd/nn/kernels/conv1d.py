@@ -46,9 +46,10 @@ def im2col_numba(x, kernel_size, stride, pad_left, l_out):
         for t in range(l_out):
             for j in range(kernel_size):
                 src = t * stride + j - pad_left
-                inside = 0 <= src < length
-                for c in range(channels):
-                    cols[b, t, j * channels + c] = x[b, src, c] if inside else 0.0
+                if 0 <= src < length:
+                    cols[b, t, j * channels : (j + 1) * channels] = x[b, src]
+                else:
+                    cols[b, t, j * channels : (j + 1) * channels] = 0.0
     return cols
 
 

@@ -41,6 +41,21 @@ def group_norm_backward_numpy(dy, x, gamma, mean, rstd, groups):
     return dx.reshape(x.shape), dgamma, dbeta
 
 
+# The Numba copies go sample by sample with per-channel sums, so every inner loop
+# runs over contiguous channels; group statistics are folded into per-channel
+# coefficients (work arrays allocated once) and applied in one affine pass.
+@njit(cache=True)
+def _spread_group_sums(per_channel, groups, out):
+    """out[c] = sum of per_channel over c's group."""
+    size = per_channel.size // groups
+    for g in range(groups):
+        total = 0.0
+        for c in range(g * size, (g + 1) * size):
+            total += per_channel[c]
+        for c in range(g * size, (g + 1) * size):
+            out[c] = total
+
+
 @njit(cache=True)
 def group_norm_forward_numba(x, gamma, beta, groups, eps):
     batch, length, channels = x.shape
@@ -49,24 +64,34 @@ def group_norm_forward_numba(x, gamma, beta, groups, eps):
     y = np.empty_like(x)
     mean = np.empty((batch, groups), x.dtype)
     rstd = np.empty((batch, groups), x.dtype)
+    sums, mu, r = np.empty(channels), np.empty(channels), np.empty(channels)
+    scale, shift = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
     for b in range(batch):
+        sums[:] = 0.0
+        for t in range(length):
+            for c in range(channels):
+                sums[c] += x[b, t, c]
+        _spread_group_sums(sums, groups, mu)
+        for c in range(channels):
+            mu[c] /= n
+        sums[:] = 0.0
+        for t in range(length):
+            for c in range(channels):
+                sums[c] += (x[b, t, c] - mu[c]) ** 2
         for g in range(groups):
-            lo = g * size
             total = 0.0
-            for t in range(length):
-                for c in range(lo, lo + size):
-                    total += x[b, t, c]
-            mu = total / n
-            total = 0.0
-            for t in range(length):
-                for c in range(lo, lo + size):
-                    total += (x[b, t, c] - mu) ** 2
-            r = 1.0 / np.sqrt(total / n + eps)
-            mean[b, g] = mu
-            rstd[b, g] = r
-            for t in range(length):
-                for c in range(lo, lo + size):
-                    y[b, t, c] = (x[b, t, c] - mu) * r * gamma[c] + beta[c]
+            for c in range(g * size, (g + 1) * size):
+                total += sums[c]
+            r[g * size : (g + 1) * size] = 1.0 / np.sqrt(total / n + eps)
+        for c in range(channels):
+            scale[c] = r[c] * gamma[c]
+            shift[c] = beta[c] - mu[c] * r[c] * gamma[c]
+        for t in range(length):
+            for c in range(channels):
+                y[b, t, c] = x[b, t, c] * scale[c] + shift[c]
+        for g in range(groups):
+            mean[b, g] = mu[g * size]
+            rstd[b, g] = r[g * size]
     return y, mean, rstd
 
 
@@ -75,30 +100,41 @@ def group_norm_backward_numba(dy, x, gamma, mean, rstd, groups):
     batch, length, channels = x.shape
     size = channels // groups
     n = length * size
+    inv_n = 1.0 / n
     dx = np.empty_like(x)
-    dgamma = np.zeros(channels, x.dtype)
-    dbeta = np.zeros(channels, x.dtype)
+    dgamma, dbeta = np.zeros(channels), np.zeros(channels)
+    sum_dy, sum_dy_xhat = np.empty(channels), np.empty(channels)
+    mean_g, mean_gx = np.empty(channels), np.empty(channels)
+    mu, r = np.empty(channels), np.empty(channels)
+    a, s, o = np.empty(channels, x.dtype), np.empty(channels, x.dtype), np.empty(channels, x.dtype)
     for b in range(batch):
-        for g in range(groups):
-            lo = g * size
-            mu = mean[b, g]
-            r = rstd[b, g]
-            sum_g = 0.0
-            sum_gx = 0.0
-            for t in range(length):
-                for c in range(lo, lo + size):
-                    x_hat = (x[b, t, c] - mu) * r
-                    dgamma[c] += dy[b, t, c] * x_hat
-                    dbeta[c] += dy[b, t, c]
-                    sum_g += dy[b, t, c] * gamma[c]
-                    sum_gx += dy[b, t, c] * gamma[c] * x_hat
-            mean_g = sum_g / n
-            mean_gx = sum_gx / n
-            for t in range(length):
-                for c in range(lo, lo + size):
-                    x_hat = (x[b, t, c] - mu) * r
-                    dx[b, t, c] = r * (dy[b, t, c] * gamma[c] - mean_g - x_hat * mean_gx)
-    return dx, dgamma, dbeta
+        for c in range(channels):
+            mu[c] = mean[b, c // size]
+            r[c] = rstd[b, c // size]
+        sum_dy[:] = 0.0
+        sum_dy_xhat[:] = 0.0
+        for t in range(length):
+            for c in range(channels):
+                sum_dy[c] += dy[b, t, c]
+                sum_dy_xhat[c] += dy[b, t, c] * (x[b, t, c] - mu[c]) * r[c]
+        for c in range(channels):
+            dgamma[c] += sum_dy_xhat[c]
+            dbeta[c] += sum_dy[c]
+        # with g = dy * gamma: mean(g) and mean(g * x_hat) over each group
+        for c in range(channels):
+            sum_dy[c] *= gamma[c]
+            sum_dy_xhat[c] *= gamma[c]
+        _spread_group_sums(sum_dy, groups, mean_g)
+        _spread_group_sums(sum_dy_xhat, groups, mean_gx)
+        # dx = r (g - mean(g) - x_hat mean(g x_hat)) = a dy + s x + o, per channel
+        for c in range(channels):
+            a[c] = r[c] * gamma[c]
+            s[c] = -r[c] * r[c] * mean_gx[c] * inv_n
+            o[c] = -r[c] * mean_g[c] * inv_n + mu[c] * r[c] * r[c] * mean_gx[c] * inv_n
+        for t in range(length):
+            for c in range(channels):
+                dx[b, t, c] = a[c] * dy[b, t, c] + s[c] * x[b, t, c] + o[c]
+    return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
 
 group_norm_forward = twin(group_norm_forward_numpy, group_norm_forward_numba)

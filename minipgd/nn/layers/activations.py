@@ -7,11 +7,11 @@ from ..module import Module
 
 class ReLU(Module):
     def forward(self, x):
-        self.positive = x > 0
-        return x * self.positive
+        self.y = np.maximum(x, 0)
+        return self.y
 
     def backward(self, dy):
-        return dy * self.positive  # dy/dx = 1 where x > 0
+        return dy * (self.y > 0)  # dy/dx = 1 where x > 0
 
 
 class SiLU(Module):
