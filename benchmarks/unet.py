@@ -26,6 +26,7 @@ same batch; if not, the script says so and exits with status 1.
 """
 import argparse
 import importlib
+import importlib.util
 import os
 import statistics
 import sys
@@ -177,14 +178,15 @@ def parse_args():
 
 
 def load_optional_benches(features, state):
-    """The PyTorch and JAX benches that can be imported, built from minipgd's weights."""
+    """The PyTorch and JAX benches whose frameworks are installed, built from minipgd's weights."""
     benches = []
-    for module_name, needs in (("_torch_unet", "torch"), ("_jax_unet", "jax, flax and optax")):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as err:
-            print(f"note: {needs} not importable ({err}); skipping it")
+    optional = (("_torch_unet", "PyTorch", ["torch"]), ("_jax_unet", "JAX/Flax", ["jax", "flax", "optax"]))
+    for module_name, label, frameworks in optional:
+        missing = [name for name in frameworks if importlib.util.find_spec(name) is None]
+        if missing:
+            print(f"note: {', '.join(missing)} not installed; {label} is not measured")
             continue
+        module = importlib.import_module(module_name)
         benches.append(module.Bench(state, IN_CHANNELS, features, N_LEVELS, LR))
     return benches
 
@@ -232,6 +234,7 @@ def print_table(results, flops, peak):
         print(f"| {name} | {train_ms:.2f} | {train_ms / train_ref:.2f}x | {forward_ms:.1f} | "
               f"{forward_ms / forward_ref:.2f}x | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
     print("\n'vs minipgd' is the ratio of times: below 1x is faster than minipgd, above is slower.")
+    print("'% of matmul peak' is relative to NumPy's BLAS above; frameworks with their own kernels can pass 100%.")
 
 
 def main():
