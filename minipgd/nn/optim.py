@@ -7,38 +7,27 @@ from .kernels import adam_update
 
 
 class Adam:
-    """Adam over a module's parameters (Kingma & Ba, 2015); lr 2e-3 is Table 3's value for the U-Net."""
+    """Adam over all of a module's parameters at once (its packed buffers); lr 2e-3 is Table 3's value."""
 
     def __init__(self, module, lr=2e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.named = module.named_parameters()
-        for name, p, _ in self.named:
-            if not p.flags.c_contiguous:
-                raise ValueError(f"parameter {name!r} is not contiguous; Adam updates parameters in place")
+        self.params, self.grads = module.parameter_buffers()
         self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
-        self.m = {name: np.zeros_like(p) for name, p, _ in self.named}
-        self.v = {name: np.zeros_like(p) for name, p, _ in self.named}
+        self.m, self.v = np.zeros_like(self.params), np.zeros_like(self.params)
         self.t = 0
 
     def step(self, lr=None):
         """One update with the current gradients; `lr` overrides the base rate (for schedules)."""
         self.t += 1
         lr = self.lr if lr is None else lr
-        for name, p, g in self.named:
-            adam_update(p, g, self.m[name], self.v[name], lr, self.beta1, self.beta2, self.eps, self.t)
+        adam_update(self.params, self.grads, self.m, self.v, lr, self.beta1, self.beta2, self.eps, self.t)
 
     def state_dict(self):
-        state = {f"m.{k}": v.copy() for k, v in self.m.items()}
-        state.update({f"v.{k}": v.copy() for k, v in self.v.items()})
-        state["t"] = np.array(self.t)
-        return state
+        return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t)}
 
     def load_state_dict(self, state):
-        expected = {f"{kind}.{name}" for kind in "mv" for name in self.m} | {"t"}
-        if set(state) != expected:
-            raise ValueError("optimizer state does not match the model's parameters")
-        for name in self.m:
-            self.m[name][...] = state[f"m.{name}"]
-            self.v[name][...] = state[f"v.{name}"]
+        if set(state) != {"m", "v", "t"} or state["m"].shape != self.m.shape or state["v"].shape != self.v.shape:
+            raise ValueError(f"optimizer state does not match a model with {self.m.size} parameters")
+        self.m[...], self.v[...] = state["m"], state["v"]
         self.t = int(state["t"])
 
 
@@ -53,9 +42,8 @@ def cosine_lr(step, total_steps, base_lr, warmup_steps=0, final_lr=0.0):
 
 def clip_grad_norm(module, max_norm):
     """Scale all gradients so their global L2 norm is at most `max_norm`; returns the norm before clipping."""
-    grads = [g for _, _, g in module.named_parameters()]
-    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    _, grads = module.parameter_buffers()
+    norm = math.sqrt(float(np.vdot(grads, grads)))
     if norm > max_norm:
-        for g in grads:
-            g *= max_norm / (norm + 1e-12)
+        grads *= max_norm / (norm + 1e-12)
     return norm

@@ -21,13 +21,15 @@ def adam_update_numpy(param, grad, m, v, lr, beta1, beta2, eps, step):
 
 @njit(cache=True)
 def adam_update_numba(param, grad, m, v, lr, beta1, beta2, eps, step):
+    # the same update with the bias corrections folded into two scalars;
+    # one pass over memory, which is what bounds its speed
+    step_size = lr / (1.0 - beta1**step)
+    inv_sqrt_correction2 = 1.0 / np.sqrt(1.0 - beta2**step)
     p, g, mf, vf = param.ravel(), grad.ravel(), m.ravel(), v.ravel()
-    correction1 = 1.0 - beta1**step
-    correction2 = 1.0 - beta2**step
     for i in range(p.size):
         mf[i] = beta1 * mf[i] + (1.0 - beta1) * g[i]
         vf[i] = beta2 * vf[i] + (1.0 - beta2) * g[i] * g[i]
-        p[i] -= lr * (mf[i] / correction1) / (np.sqrt(vf[i] / correction2) + eps)
+        p[i] -= step_size * mf[i] / (np.sqrt(vf[i]) * inv_sqrt_correction2 + eps)
 
 
 adam_update = twin(adam_update_numpy, adam_update_numba)

@@ -45,11 +45,13 @@ def im2col_numba(x, kernel_size, stride, pad_left, l_out):
     for b in range(batch):
         for t in range(l_out):
             for j in range(kernel_size):
-                src = t * stride + j - pad_left
+                src, base = t * stride + j - pad_left, j * channels
                 if 0 <= src < length:
-                    cols[b, t, j * channels : (j + 1) * channels] = x[b, src]
+                    for c in range(channels):
+                        cols[b, t, base + c] = x[b, src, c]
                 else:
-                    cols[b, t, j * channels : (j + 1) * channels] = 0.0
+                    for c in range(channels):
+                        cols[b, t, base + c] = 0.0
     return cols
 
 
@@ -88,37 +90,35 @@ def _is_pointwise(kernel_size, stride, pad_left, pad_right):
     return kernel_size == 1 and stride == 1 and pad_left == 0 and pad_right == 0
 
 
-def _columns(x, kernel_size, stride, pad_left, pad_right):
-    if _is_pointwise(kernel_size, stride, pad_left, pad_right):
-        return x  # a 1x1 convolution needs no shuffling
-    l_out = output_length(x.shape[1], kernel_size, stride, pad_left, pad_right)
-    return im2col(x, kernel_size, stride, pad_left, l_out)
-
-
 # ------------------------------------------------------------- the three products
-def conv1d_forward(x, weight, bias, stride, pad_left, pad_right):
-    """x: (B, L, C_in), weight: (C_out, C_in, k), bias: (C_out,) -> y: (B, L_out, C_out)."""
-    c_out, c_in, k = weight.shape
-    cols = _columns(x, k, stride, pad_left, pad_right)
-    y = cols.reshape(-1, k * c_in) @ weight_matrix(weight)
+def conv1d_forward(x, w_mat, bias, kernel_size, stride, pad_left, pad_right):
+    """x: (B, L, C_in), w_mat: (k*C_in, C_out), bias: (C_out,) -> y: (B, L_out, C_out), cols.
+
+    `cols` (B*L_out, k*C_in) is returned for the weight gradient.
+    """
+    if _is_pointwise(kernel_size, stride, pad_left, pad_right):
+        cols = x  # a 1x1 convolution needs no shuffling
+    else:
+        l_out = output_length(x.shape[1], kernel_size, stride, pad_left, pad_right)
+        cols = im2col(x, kernel_size, stride, pad_left, l_out)
+    cols = cols.reshape(-1, w_mat.shape[0])
+    y = cols @ w_mat
     y += bias
-    return y.reshape(x.shape[0], -1, c_out)
+    return y.reshape(x.shape[0], -1, w_mat.shape[1]), cols
 
 
-def conv1d_backward_input(dy, weight, length, stride, pad_left, pad_right):
+def conv1d_backward_input(dy, w_mat, length, kernel_size, stride, pad_left, pad_right):
     """dL/dx = col2im(dy @ W_mat^T): dy (B, L_out, C_out) -> dx (B, L, C_in)."""
-    c_out, c_in, k = weight.shape
-    dcols = dy.reshape(-1, c_out) @ weight_matrix(weight).T
-    dcols = dcols.reshape(dy.shape[0], dy.shape[1], k * c_in)
-    if _is_pointwise(k, stride, pad_left, pad_right):
+    dcols = dy.reshape(-1, w_mat.shape[1]) @ w_mat.T
+    dcols = dcols.reshape(dy.shape[0], dy.shape[1], w_mat.shape[0])
+    if _is_pointwise(kernel_size, stride, pad_left, pad_right):
         return dcols
-    return col2im(dcols, length, k, stride, pad_left)
+    return col2im(dcols, length, kernel_size, stride, pad_left)
 
 
-def conv1d_backward_weight(dy, x, kernel_size, stride, pad_left, pad_right):
+def conv1d_backward_weight(dy, cols, kernel_size):
     """dL/dW = cols^T @ dy in (C_out, C_in, k) layout, and dL/dbias = sum of dy."""
-    c_in, c_out = x.shape[2], dy.shape[2]
-    cols = _columns(x, kernel_size, stride, pad_left, pad_right)
-    dw_mat = cols.reshape(-1, kernel_size * c_in).T @ dy.reshape(-1, c_out)
-    dw = dw_mat.reshape(kernel_size, c_in, c_out).transpose(2, 1, 0)
-    return dw, dy.sum(axis=(0, 1))
+    dy = dy.reshape(-1, dy.shape[-1])
+    dw_mat = cols.T @ dy
+    dw = dw_mat.reshape(kernel_size, -1, dy.shape[1]).transpose(2, 1, 0)
+    return dw, dy.sum(axis=0)

@@ -7,7 +7,7 @@ what ``padding="same"`` does here (and in PyTorch).
 import numpy as np
 
 from ..kernels import conv1d_backward_input, conv1d_backward_weight, conv1d_forward
-from ..kernels.conv1d import output_length
+from ..kernels.conv1d import output_length, weight_matrix
 from ..module import Module
 from .init import uniform_fan_in
 
@@ -40,12 +40,16 @@ class Conv1d(Module):
             raise ValueError(f"Conv1d expects (B, L, {self.in_channels}) channels-last input, got shape {x.shape}")
         if output_length(x.shape[1], self.kernel_size, self.stride, self.pad_left, self.pad_right) < 1:
             raise ValueError(f"sequence of length {x.shape[1]} is shorter than the kernel ({self.kernel_size})")
-        self.x = x
-        return conv1d_forward(x, self.params["weight"], self.params["bias"], self.stride, self.pad_left, self.pad_right)
+        self.length = x.shape[1]
+        self.w_mat = weight_matrix(self.params["weight"])  # (k*C_in, C_out), reused by backward
+        y, self.cols = conv1d_forward(x, self.w_mat, self.params["bias"], self.kernel_size, *self._geometry())
+        return y
 
     def backward(self, dy):
-        padding = (self.stride, self.pad_left, self.pad_right)
-        dw, db = conv1d_backward_weight(dy, self.x, self.kernel_size, *padding)
+        dw, db = conv1d_backward_weight(dy, self.cols, self.kernel_size)
         self.grads["weight"] += dw
         self.grads["bias"] += db
-        return conv1d_backward_input(dy, self.params["weight"], self.x.shape[1], *padding)
+        return conv1d_backward_input(dy, self.w_mat, self.length, self.kernel_size, *self._geometry())
+
+    def _geometry(self):
+        return self.stride, self.pad_left, self.pad_right
