@@ -1,0 +1,179 @@
+"""Training the trajectory diffusion model on an offline dataset (Sec. 4, Appendix A).
+
+`train_diffusion` fits the per-channel normalizer, trains the EDM denoiser with
+Adam and a warm-up + cosine learning rate (Table 3), keeps an exponential moving
+average of the weights (0.995 every 10 steps, as in the authors' code) which is
+what gets sampled, reports a held-out loss, and checkpoints so that an
+interrupted run resumes exactly where it stopped.
+"""
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from ..nn.optim import Adam, clip_grad_norm, cosine_lr
+from ..nn.unet import TemporalUNet, UNetConfig
+from .denoiser import Denoiser, edm_loss, edm_validation_loss
+from .sampler import guided_heun_sample
+from .trajectory import TrajectoryLayout, TrajectoryNormalizer, check_trajectories
+
+
+@dataclass(frozen=True)
+class DiffusionTrainConfig:
+    steps: int = 20_000
+    batch_size: int = 16  # Table 3
+    lr: float = 2e-3  # Table 3
+    warmup_steps: int = 100
+    ema_decay: float = 0.995
+    ema_every: int = 10
+    val_fraction: float = 0.05
+    grad_clip: float = 0.0  # 0 = no clipping
+    log_every: int = 500
+    checkpoint_every: int = 2_000
+    seed: int = 0
+    unet: UNetConfig = field(default=None)  # None: the CPU default for the data's channels
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size must be positive, got {self.steps}, {self.batch_size}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+class TrajectoryDiffusion:
+    """A trained model: the (EMA) denoiser and the normalizer it was trained with."""
+
+    def __init__(self, unet, normalizer):
+        if unet.cfg.in_channels != normalizer.layout.channels:
+            raise ValueError(
+                f"U-Net has {unet.cfg.in_channels} channels, the normalizer {normalizer.layout.describe()}"
+            )
+        self.unet, self.normalizer = unet, normalizer
+        self.denoiser = Denoiser(unet)
+
+    @property
+    def layout(self):
+        return self.normalizer.layout
+
+    @property
+    def horizon(self):
+        return self.unet.cfg.horizon
+
+    def sample_normalized(self, n, rng, guidance=None, **sampler_options):
+        """n trajectories in model space (n, C, H) via Algorithm 1."""
+        if n < 1:
+            raise ValueError(f"number of trajectories must be positive, got {n}")
+        if guidance is not None and guidance.normalizer is not self.normalizer:
+            raise ValueError("guidance must use this model's normalizer (PolicyGuidance(normalizer=model.normalizer))")
+        shape = (n, self.layout.channels, self.horizon)
+        return guided_heun_sample(self.denoiser, shape, rng, guidance=guidance, **sampler_options)
+
+    def sample(self, n, rng, guidance=None, **sampler_options):
+        """n trajectories in environment units (n, C, H)."""
+        return self.normalizer.decode(self.sample_normalized(n, rng, guidance, **sampler_options))
+
+    def save(self, path):
+        arrays = {f"unet.{k}": v for k, v in self.unet.state_dict().items()}
+        arrays.update({f"normalizer.{k}": v for k, v in self.normalizer.state_dict().items()})
+        save_checkpoint(path, arrays, {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)})
+
+    @classmethod
+    def load(cls, path):
+        arrays, meta = load_checkpoint(path)
+        if meta.get("kind") != "TrajectoryDiffusion":
+            raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TrajectoryDiffusion")
+        unet, layout = _rebuild(meta)
+        unet.load_state_dict(_with_prefix(arrays, "unet."))
+        return cls(unet, TrajectoryNormalizer.from_state_dict(layout, _with_prefix(arrays, "normalizer.")))
+
+
+def _describe(unet, layout):
+    return {"unet": asdict(unet.cfg), "layout": asdict(layout)}
+
+
+def _rebuild(meta):
+    unet_cfg = UNetConfig(**dict(meta["unet"], dim_mults=tuple(meta["unet"]["dim_mults"])))
+    return TemporalUNet(unet_cfg, np.random.default_rng(0)), TrajectoryLayout(**meta["layout"])
+
+
+def _with_prefix(arrays, prefix):
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _ema_update(ema, model, decay):
+    for (_, p_ema, _), (_, p, _) in zip(ema.named_parameters(), model.named_parameters()):
+        p_ema *= decay
+        p_ema += (1.0 - decay) * p
+
+
+def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=True, checkpoint=None, log=print):
+    """Train on raw trajectories (N, C, H) in environment units; returns a TrajectoryDiffusion (EMA weights).
+
+    `checkpoint`: path of an `.npz` file; an existing one is resumed from, and the
+    run state is written there every `config.checkpoint_every` steps and at the end.
+    """
+    raw = check_trajectories(raw, layout)
+    unet_cfg = config.unet or UNetConfig(in_channels=layout.channels, horizon=raw.shape[2])
+    if unet_cfg.in_channels != layout.channels or unet_cfg.horizon != raw.shape[2]:
+        raise ValueError(f"U-Net config ({unet_cfg.in_channels} ch, H={unet_cfg.horizon}) does not match data {raw.shape}")
+    rng = np.random.default_rng(config.seed)
+    normalizer = TrajectoryNormalizer.fit(raw, layout, squash_actions)
+    data = normalizer.encode(raw).astype(np.float32)
+    order = rng.permutation(len(data))
+    n_val = int(round(config.val_fraction * len(data)))
+    val, train = data[order[:n_val]], data[order[n_val:]]
+    if len(train) == 0:
+        raise ValueError(f"no training trajectories left after holding out {n_val} for validation")
+
+    model = TemporalUNet(unet_cfg, rng)
+    ema = TemporalUNet(unet_cfg, rng)
+    ema.load_state_dict(model.state_dict())
+    denoiser, optimizer, start = Denoiser(model), Adam(model, lr=config.lr), 0
+    if checkpoint is not None and os.path.exists(checkpoint):
+        start = _resume(checkpoint, model, ema, optimizer, rng, unet_cfg)
+        log(f"resumed from {checkpoint} at step {start}/{config.steps}")
+    log(f"training diffusion: {len(train)} train / {len(val)} held-out trajectories, {layout.describe()}, "
+        f"H={unet_cfg.horizon}, {model.num_parameters():,} parameters, {config.steps} steps")
+    tic, losses = time.perf_counter(), []
+    for step in range(start, config.steps):
+        batch = train[rng.integers(0, len(train), size=config.batch_size)]
+        model.zero_grad()
+        losses.append(edm_loss(denoiser, batch, rng))
+        if config.grad_clip > 0:
+            clip_grad_norm(model, config.grad_clip)
+        optimizer.step(cosine_lr(step, config.steps, config.lr, config.warmup_steps))
+        if (step + 1) % config.ema_every == 0:
+            _ema_update(ema, model, config.ema_decay)
+        done = step + 1
+        if done % config.log_every == 0 or done == config.steps:
+            val_text = f"  held-out {edm_validation_loss(Denoiser(ema), val, rng):.4f}" if len(val) else ""
+            rate = (done - start) / (time.perf_counter() - tic)
+            log(f"  step {done:>7}/{config.steps}  loss {np.mean(losses):.4f}{val_text}  ({rate:.0f} steps/s)")
+            losses = []
+        if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
+            _save_run(checkpoint, model, ema, optimizer, rng, done, unet_cfg)
+    return TrajectoryDiffusion(ema, normalizer)
+
+
+def _save_run(path, model, ema, optimizer, rng, step, unet_cfg):
+    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
+    arrays.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    arrays.update({f"adam.{k}": v for k, v in optimizer.state_dict().items()})
+    meta = {"kind": "DiffusionTrainingRun", "step": step, "rng": rng.bit_generator.state, "unet": asdict(unet_cfg)}
+    save_checkpoint(path, arrays, meta)
+
+
+def _resume(path, model, ema, optimizer, rng, unet_cfg):
+    arrays, meta = load_checkpoint(path)
+    if meta.get("kind") != "DiffusionTrainingRun":
+        raise ValueError(f"{path!r} is not a diffusion training checkpoint")
+    if meta["unet"] != asdict(unet_cfg) | {"dim_mults": list(unet_cfg.dim_mults)}:
+        raise ValueError(f"{path!r} was written for a different U-Net ({meta['unet']}), not {asdict(unet_cfg)}")
+    model.load_state_dict(_with_prefix(arrays, "model."))
+    ema.load_state_dict(_with_prefix(arrays, "ema."))
+    optimizer.load_state_dict(_with_prefix(arrays, "adam."))
+    rng.bit_generator.state = meta["rng"]
+    return int(meta["step"])
+

@@ -1,0 +1,77 @@
+"""The policy interface shared by guidance and the agents: a diagonal Gaussian π(a|s).
+
+Policy guidance needs ∇_a log π(a|s) (Eq. 11). For a Gaussian it has a closed
+form, so no back-propagation through the policy network is needed (Sec. 4.1,
+"Excluding State Guidance"):
+
+    log π(a|s) = Σ_i [ −(a_i − μ_i(s))² / (2 σ_i(s)²) − log σ_i(s) − ½ log 2π ]
+    ∇_a log π(a|s) = −(a − μ(s)) / σ(s)²
+
+Everything is in environment units: states as observed, actions in the
+environment's action space.
+"""
+import numpy as np
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+class GaussianPolicy:
+    """Subclasses set `obs_dim`, `act_dim` and implement `_mean_std(states)` on (N, obs_dim)."""
+
+    obs_dim: int
+    act_dim: int
+
+    def _mean_std(self, states):
+        raise NotImplementedError
+
+    def mean_std(self, states):
+        """states: (..., obs_dim) -> mean, std: (..., act_dim), checked to be finite."""
+        states = np.asarray(states, dtype=np.float64)
+        if states.shape[-1] != self.obs_dim:
+            raise ValueError(f"policy expects states with {self.obs_dim} dimensions, got shape {states.shape}")
+        flat = states.reshape(-1, self.obs_dim)
+        mean, std = self._mean_std(flat)
+        mean = np.broadcast_to(np.asarray(mean, dtype=np.float64), (len(flat), self.act_dim))
+        std = np.broadcast_to(np.asarray(std, dtype=np.float64), (len(flat), self.act_dim))
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            raise ValueError(f"{type(self).__name__} returned a non-finite mean or std")
+        if np.any(std <= 0):
+            raise ValueError(f"{type(self).__name__} returned a non-positive std")
+        shape = states.shape[:-1] + (self.act_dim,)
+        return mean.reshape(shape), std.reshape(shape)
+
+    def _check_actions(self, states, actions):
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.shape != np.shape(states)[:-1] + (self.act_dim,):
+            raise ValueError(
+                f"actions of shape {actions.shape} do not match states of shape {np.shape(states)} "
+                f"and act_dim {self.act_dim}"
+            )
+        return actions
+
+    def log_prob(self, states, actions):
+        """log π(a|s), summed over action dimensions: (...,)."""
+        actions = self._check_actions(states, actions)
+        mean, std = self.mean_std(states)
+        z = (actions - mean) / std
+        return np.sum(-0.5 * z**2 - np.log(std) - 0.5 * LOG_2PI, axis=-1)
+
+    def grad_log_prob(self, states, actions):
+        """∇_a log π(a|s) = −(a − μ(s)) / σ(s)²: (..., act_dim)."""
+        actions = self._check_actions(states, actions)
+        mean, std = self.mean_std(states)
+        return -(actions - mean) / std**2
+
+    def sample(self, states, rng):
+        mean, std = self.mean_std(states)
+        return mean + std * rng.standard_normal(mean.shape)
+
+
+class DeterministicGaussianPolicy(GaussianPolicy):
+    """A deterministic actor guided as N(actor(s), std²) (Sec. 5.1: TD3+BC with unit variance)."""
+
+    def __init__(self, actor, obs_dim, act_dim, std=1.0):
+        self.actor, self.obs_dim, self.act_dim, self.std = actor, obs_dim, act_dim, std
+
+    def _mean_std(self, states):
+        return self.actor(states), self.std

@@ -1,0 +1,49 @@
+"""The Gaussian policy interface used by guidance."""
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from minipgd.envs import GoalReachingPolicy
+from minipgd.rl import DeterministicGaussianPolicy
+
+
+def test_log_prob_is_the_gaussian_density(rng):
+    policy = GoalReachingPolicy(goal=(0.5, -0.2), gain=2.0, std=0.3)
+    states, actions = rng.standard_normal((7, 2)), rng.uniform(-1, 1, (7, 2))
+    mean, std = policy.mean_std(states)
+    expected = norm.logpdf(actions, mean, std).sum(axis=-1)
+    np.testing.assert_allclose(policy.log_prob(states, actions), expected, rtol=1e-12)
+
+
+def test_closed_form_gradient_matches_finite_differences(rng):
+    policy = GoalReachingPolicy(goal=(0.5, -0.2), gain=2.0, std=0.3)
+    states, actions = rng.standard_normal((5, 2)), rng.uniform(-1, 1, (5, 2))
+    grad = policy.grad_log_prob(states, actions)
+    h = 1e-6
+    for i in range(2):
+        step = np.zeros(2)
+        step[i] = h
+        numeric = (policy.log_prob(states, actions + step) - policy.log_prob(states, actions - step)) / (2 * h)
+        np.testing.assert_allclose(grad[:, i], numeric, rtol=1e-7)
+
+
+def test_deterministic_actor_is_a_unit_variance_gaussian(rng):
+    policy = DeterministicGaussianPolicy(lambda s: np.tanh(s[:, :1]), obs_dim=3, act_dim=1)
+    states = rng.standard_normal((4, 3))
+    mean, std = policy.mean_std(states)
+    np.testing.assert_allclose(mean, np.tanh(states[:, :1]))
+    np.testing.assert_allclose(std, 1.0)
+
+
+def test_states_of_the_wrong_size_are_rejected():
+    policy = GoalReachingPolicy(goal=(0, 0), gain=1.0, std=1.0)
+    with pytest.raises(ValueError, match="expects states with 2 dimensions"):
+        policy.mean_std(np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="do not match"):
+        policy.log_prob(np.zeros((3, 2)), np.zeros((3, 4)))
+
+
+def test_non_finite_policy_output_is_rejected():
+    policy = DeterministicGaussianPolicy(lambda s: np.full((len(s), 1), np.nan), obs_dim=2, act_dim=1)
+    with pytest.raises(ValueError, match="non-finite"):
+        policy.grad_log_prob(np.zeros((2, 2)), np.zeros((2, 1)))
