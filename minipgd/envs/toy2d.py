@@ -29,14 +29,14 @@ class GoalReachingPolicy(GaussianPolicy):
 @dataclass(frozen=True)
 class PointWorld2D:
     start: tuple = (0.0, 0.0)
-    behavior_goal: tuple = (1.0, 0.6)
-    target_goal: tuple = (1.0, -0.6)
+    behavior_goal: tuple = (1.0, 0.5)
+    target_goal: tuple = (1.0, -0.4)
     start_noise: float = 0.05
     step_size: float = 0.1
     horizon: int = 16  # Table 3's trajectory length
     gain: float = 3.0
     behavior_noise: float = 0.5  # std of the behavior policy's pre-tanh action noise
-    goal_noise: float = 0.4  # each behavior episode aims at the behavior goal plus this much noise
+    goal_noise: float = 0.5  # each behavior episode aims at the behavior goal plus this much noise
     target_std: float = 0.3  # std of the Gaussian target policy
 
     layout = TrajectoryLayout(obs_dim=2, act_dim=2)
