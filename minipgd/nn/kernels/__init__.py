@@ -2,6 +2,10 @@
 
 Arrays are channels-last, ``(B, L, C)``, as in the authors' Flax code: a 1-D
 convolution then becomes one matrix product over all ``B * L`` positions.
+
+Kernels compile with ``error_model="numpy"``: a division by zero gives inf/NaN
+as in NumPy instead of raising, which lets LLVM vectorize loops with divisions
+(ten times faster for Adam).
 """
 from .adam import adam_update
 from .conv1d import conv1d_backward_input, conv1d_backward_weight, conv1d_forward

@@ -38,7 +38,7 @@ def im2col_numpy(x, kernel_size, stride, pad_left, l_out):
     return padded[:, index, :].reshape(batch, l_out, kernel_size * channels)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def im2col_numba(x, kernel_size, stride, pad_left, l_out):
     batch, length, channels = x.shape
     cols = np.empty((batch, l_out, kernel_size * channels), x.dtype)
@@ -67,7 +67,7 @@ def col2im_numpy(dcols, length, kernel_size, stride, pad_left):
     return np.ascontiguousarray(dpadded[:, pad_left : pad_left + length])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def col2im_numba(dcols, length, kernel_size, stride, pad_left):
     batch, l_out, kc = dcols.shape
     channels = kc // kernel_size

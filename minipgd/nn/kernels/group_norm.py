@@ -44,7 +44,7 @@ def group_norm_backward_numpy(dy, x, gamma, mean, rstd, groups):
 # The Numba copies go sample by sample with per-channel sums, so every inner loop
 # runs over contiguous channels; group statistics are folded into per-channel
 # coefficients (work arrays allocated once) and applied in one affine pass.
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _spread_group_sums(per_channel, groups, out):
     """out[c] = sum of per_channel over c's group."""
     size = per_channel.size // groups
@@ -56,7 +56,7 @@ def _spread_group_sums(per_channel, groups, out):
             out[c] = total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def group_norm_forward_numba(x, gamma, beta, groups, eps):
     batch, length, channels = x.shape
     size = channels // groups
@@ -95,7 +95,7 @@ def group_norm_forward_numba(x, gamma, beta, groups, eps):
     return y, mean, rstd
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def group_norm_backward_numba(dy, x, gamma, mean, rstd, groups):
     batch, length, channels = x.shape
     size = channels // groups
