@@ -16,7 +16,6 @@ def test_default_size_matches_the_authors_architecture(rng):
     assert TemporalUNet(UNetConfig(in_channels=25, features=64), rng).num_parameters() == 704_857  # DESIGN.md: "705 k"
 
 
-@pytest.mark.slow
 def test_paper_size_is_constructible(rng):
     model = TemporalUNet(UNetConfig.paper(in_channels=25), rng)
     assert 170e6 < model.num_parameters() < 180e6  # "≈ 178 M parameters", DESIGN.md

@@ -2,7 +2,8 @@
 from .denoiser import Denoiser, edm_loss
 from .guidance import PolicyGuidance, guidance_schedule, score_guided_denoiser
 from .sampler import guided_heun_sample
-from .trainer import DiffusionTrainConfig, TrajectoryDiffusion, train_diffusion
+from .model import TrajectoryDiffusion
+from .trainer import DiffusionTrainConfig, train_diffusion
 from .trajectory import TrajectoryLayout, TrajectoryNormalizer
 
 __all__ = [

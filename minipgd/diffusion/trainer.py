@@ -8,7 +8,7 @@ interrupted run resumes exactly where it stopped.
 """
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -16,8 +16,8 @@ from ..nn.checkpoint import load_checkpoint, save_checkpoint
 from ..nn.optim import Adam, clip_grad_norm, cosine_lr
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser, edm_loss, edm_validation_loss
-from .sampler import guided_heun_sample
-from .trajectory import TrajectoryLayout, TrajectoryNormalizer, check_trajectories
+from .model import TrajectoryDiffusion, with_prefix
+from .trajectory import TrajectoryNormalizer, check_trajectories
 
 
 @dataclass(frozen=True)
@@ -33,73 +33,13 @@ class DiffusionTrainConfig:
     log_every: int = 500
     checkpoint_every: int = 2_000
     seed: int = 0
-    unet: UNetConfig = field(default=None)  # None: the CPU default for the data's channels
+    unet: UNetConfig | None = None  # None: the CPU default for the data's channels
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size must be positive, got {self.steps}, {self.batch_size}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-
-
-class TrajectoryDiffusion:
-    """A trained model: the (EMA) denoiser and the normalizer it was trained with."""
-
-    def __init__(self, unet, normalizer):
-        if unet.cfg.in_channels != normalizer.layout.channels:
-            raise ValueError(
-                f"U-Net has {unet.cfg.in_channels} channels, the normalizer {normalizer.layout.describe()}"
-            )
-        self.unet, self.normalizer = unet, normalizer
-        self.denoiser = Denoiser(unet)
-
-    @property
-    def layout(self):
-        return self.normalizer.layout
-
-    @property
-    def horizon(self):
-        return self.unet.cfg.horizon
-
-    def sample_normalized(self, n, rng, guidance=None, **sampler_options):
-        """n trajectories in model space (n, C, H) via Algorithm 1."""
-        if n < 1:
-            raise ValueError(f"number of trajectories must be positive, got {n}")
-        if guidance is not None and guidance.normalizer is not self.normalizer:
-            raise ValueError("guidance must use this model's normalizer (PolicyGuidance(normalizer=model.normalizer))")
-        shape = (n, self.layout.channels, self.horizon)
-        return guided_heun_sample(self.denoiser, shape, rng, guidance=guidance, **sampler_options)
-
-    def sample(self, n, rng, guidance=None, **sampler_options):
-        """n trajectories in environment units (n, C, H)."""
-        return self.normalizer.decode(self.sample_normalized(n, rng, guidance, **sampler_options))
-
-    def save(self, path):
-        arrays = {f"unet.{k}": v for k, v in self.unet.state_dict().items()}
-        arrays.update({f"normalizer.{k}": v for k, v in self.normalizer.state_dict().items()})
-        save_checkpoint(path, arrays, {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)})
-
-    @classmethod
-    def load(cls, path):
-        arrays, meta = load_checkpoint(path)
-        if meta.get("kind") != "TrajectoryDiffusion":
-            raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TrajectoryDiffusion")
-        unet, layout = _rebuild(meta)
-        unet.load_state_dict(_with_prefix(arrays, "unet."))
-        return cls(unet, TrajectoryNormalizer.from_state_dict(layout, _with_prefix(arrays, "normalizer.")))
-
-
-def _describe(unet, layout):
-    return {"unet": asdict(unet.cfg), "layout": asdict(layout)}
-
-
-def _rebuild(meta):
-    unet_cfg = UNetConfig(**dict(meta["unet"], dim_mults=tuple(meta["unet"]["dim_mults"])))
-    return TemporalUNet(unet_cfg, np.random.default_rng(0)), TrajectoryLayout(**meta["layout"])
-
-
-def _with_prefix(arrays, prefix):
-    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 def _ema_update(ema, model, decay):
@@ -171,9 +111,9 @@ def _resume(path, model, ema, optimizer, rng, unet_cfg):
         raise ValueError(f"{path!r} is not a diffusion training checkpoint")
     if meta["unet"] != asdict(unet_cfg) | {"dim_mults": list(unet_cfg.dim_mults)}:
         raise ValueError(f"{path!r} was written for a different U-Net ({meta['unet']}), not {asdict(unet_cfg)}")
-    model.load_state_dict(_with_prefix(arrays, "model."))
-    ema.load_state_dict(_with_prefix(arrays, "ema."))
-    optimizer.load_state_dict(_with_prefix(arrays, "adam."))
+    model.load_state_dict(with_prefix(arrays, "model."))
+    ema.load_state_dict(with_prefix(arrays, "ema."))
+    optimizer.load_state_dict(with_prefix(arrays, "adam."))
     rng.bit_generator.state = meta["rng"]
     return int(meta["step"])
 

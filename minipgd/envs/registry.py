@@ -1,0 +1,94 @@
+"""Short dataset names, D4RL style, and the gymnasium environments behind them (Sec. 5.1).
+
+A name is "<env>-<recipe>": `hopper-medium-replay` is collected in `Hopper-v5` by the
+`medium-replay` recipe (behavior policy + seed → dataset, see DESIGN.md "No downloads").
+The maze2d datasets are collected in gymnasium-robotics' PointMaze by the `waypoints` recipe.
+The reference returns turn a return R into D4RL's normalized score 100·(R − min)/(max − min).
+"""
+from dataclasses import dataclass
+
+import gymnasium as gym
+
+MAZE_EXTRA_HINT = 'PointMaze (maze2d) needs gymnasium-robotics: pip install "minipgd[maze]"'
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    env_id: str
+    recipe: str
+    ref_min_return: float  # D4RL reference returns for the normalized score
+    ref_max_return: float
+    max_episode_steps: int | None  # None: the environment's own time limit (1000 for MuJoCo)
+
+
+MUJOCO_RECIPES = ("random", "medium", "medium-replay", "expert")
+_MUJOCO = {  # short env name: (env id, D4RL min return, D4RL max return)
+    "halfcheetah": ("HalfCheetah-v5", -280.178953, 12135.0),
+    "hopper": ("Hopper-v5", -20.272305, 3234.3),
+    "walker2d": ("Walker2d-v5", 1.629008, 4592.3),
+}
+_MAZE2D = {  # maze: (env id, D4RL min return, D4RL max return, episode length)
+    "umaze": ("PointMaze_UMaze-v3", 23.85, 161.86, 300),
+    "medium": ("PointMaze_Medium-v3", 13.13, 277.39, 600),
+    "large": ("PointMaze_Large-v3", 6.7, 273.99, 800),
+}
+
+DATASETS = {
+    **{
+        f"{env}-{recipe}": DatasetSpec(f"{env}-{recipe}", env_id, recipe, lo, hi, None)
+        for env, (env_id, lo, hi) in _MUJOCO.items()
+        for recipe in MUJOCO_RECIPES
+    },
+    **{
+        f"maze2d-{maze}": DatasetSpec(f"maze2d-{maze}", env_id, "waypoints", lo, hi, steps)
+        for maze, (env_id, lo, hi, steps) in _MAZE2D.items()
+    },
+}
+ENV_IDS = tuple(dict.fromkeys(spec.env_id for spec in DATASETS.values()))
+
+
+def parse_dataset_name(name):
+    """The `DatasetSpec` of a short name such as "halfcheetah-medium" or "maze2d-umaze"."""
+    if name not in DATASETS:
+        raise ValueError(
+            f"unknown dataset name {name!r}; expected <env>-<recipe>, one of: {', '.join(DATASETS)}"
+        )
+    return DATASETS[name]
+
+
+def is_point_maze(env_id):
+    return env_id.startswith("PointMaze_")
+
+
+def make_env(env_id_or_short_name, seed=None):
+    """The gymnasium env for an env id or short dataset name, reset once with `seed`.
+
+    The reset seeds the env's own generator (reset noise, maze start and goal) and leaves it
+    ready to step; later `env.reset()` calls without a seed continue that generator.
+    """
+    max_episode_steps = None
+    if env_id_or_short_name in DATASETS:
+        spec = DATASETS[env_id_or_short_name]
+        env_id, max_episode_steps = spec.env_id, spec.max_episode_steps
+    elif env_id_or_short_name in ENV_IDS:
+        env_id = env_id_or_short_name
+    else:
+        raise ValueError(
+            f"unknown environment {env_id_or_short_name!r}; expected an env id "
+            f"({', '.join(ENV_IDS)}) or a dataset name ({', '.join(DATASETS)})"
+        )
+    if is_point_maze(env_id):
+        import_gymnasium_robotics()  # registers the PointMaze ids with gymnasium
+    env = gym.make(env_id, max_episode_steps=max_episode_steps)
+    env.reset(seed=seed)
+    return env
+
+
+def import_gymnasium_robotics():
+    """gymnasium_robotics, imported only when a maze needs it (it is the optional `maze` extra)."""
+    try:
+        import gymnasium_robotics
+    except ImportError as err:
+        raise ImportError(MAZE_EXTRA_HINT) from err
+    return gymnasium_robotics
