@@ -1,0 +1,90 @@
+"""Dataset recipes: behavior policy + seed -> offline dataset, the way D4RL made them (Sec. 5.1).
+
+* `random`: uniform random actions.
+* `medium`, `expert`: the committed TD3 actors in `minipgd/envs/policies/`
+  (written by `python -m minipgd train-behavior`), with Gaussian action noise
+  (std 0.1) so that, like D4RL's stochastic behavior policies, no two episodes
+  are identical.
+* `medium-replay`: the replay buffer of the medium policy's training run, which
+  `train-behavior` writes as a dataset file; it is copied, not re-collected.
+* `waypoints` (maze2d): the waypoint controller of `maze_controller.py`.
+"""
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..rl.evaluation import episode_seed
+from ..rl.td3 import load_actor
+from .behavior import POLICY_DIR
+from .dataset import OfflineDataset, load_dataset
+from .registry import make_env, parse_dataset_name
+
+POLICY_NOISE = 0.1  # std of the Gaussian noise on the committed actors' actions
+
+
+def rollout_transitions(env, act, n_transitions, rng, log=print):
+    """Run `act(obs, rng) -> action` for exactly n transitions: {field: array}.
+
+    Episodes end by termination or the env's time limit; the last one is cut at
+    n transitions and marked truncated.
+    """
+    if n_transitions < 1:
+        raise ValueError(f"the number of transitions must be positive, got {n_transitions}")
+    rows = {k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminations", "truncations")}
+    obs, _ = env.reset(seed=episode_seed(rng))
+    tic, report_every = time.perf_counter(), max(n_transitions // 10, 1)
+    for t in range(1, n_transitions + 1):
+        action = act(obs, rng)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        truncated = truncated or (t == n_transitions and not terminated)
+        for key, value in zip(rows, (obs, action, reward, next_obs, terminated, truncated)):
+            rows[key].append(value)
+        obs = next_obs
+        if terminated or truncated:
+            obs, _ = env.reset(seed=episode_seed(rng))
+        if t % report_every == 0:
+            log(f"  {t:>9}/{n_transitions} transitions  ({t / (time.perf_counter() - tic):.0f}/s)")
+    arrays = {k: np.asarray(v) for k, v in rows.items()}
+    for flag in ("terminations", "truncations"):
+        arrays[flag] = arrays[flag].astype(bool)
+    return arrays
+
+
+def _actor_policy(path):
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no behavior policy {path}; train one with `python -m minipgd train-behavior`")
+    actor, _ = load_actor(path)
+
+    def act(obs, rng):
+        action = actor.forward(np.asarray(obs, dtype=np.float32)[None])[0]
+        return np.clip(action + POLICY_NOISE * rng.standard_normal(action.shape), -1.0, 1.0)
+
+    return act
+
+
+def collect_dataset(name, n_transitions, seed, policy_dir=POLICY_DIR, log=print):
+    """The offline dataset `name` (e.g. "halfcheetah-medium") with n transitions, from `seed`."""
+    spec = parse_dataset_name(name)
+    if n_transitions < 1:
+        raise ValueError(f"the number of transitions must be positive, got {n_transitions}")
+    if spec.recipe == "medium-replay":
+        path = Path(policy_dir) / f"{name}.npz"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is written by `python -m minipgd train-behavior`; run that first")
+        return load_dataset(path)
+    rng = np.random.default_rng(seed)
+    env = make_env(name, seed=episode_seed(rng))
+    if spec.recipe == "waypoints":
+        from .maze_controller import collect_waypoint_episodes
+
+        arrays = collect_waypoint_episodes(env, n_transitions, rng)
+    elif spec.recipe == "random":
+        arrays = rollout_transitions(env, lambda obs, rng: rng.uniform(-1.0, 1.0, env.action_space.shape),
+                                     n_transitions, rng, log)
+    else:
+        arrays = rollout_transitions(env, _actor_policy(Path(policy_dir) / f"{name}.npz"), n_transitions, rng, log)
+    n_episodes = int(np.count_nonzero(arrays["terminations"] | arrays["truncations"]))
+    meta = {"env_id": spec.env_id, "recipe": spec.recipe, "seed": seed, "n_episodes": n_episodes,
+            "ref_min_return": spec.ref_min_return, "ref_max_return": spec.ref_max_return}
+    return OfflineDataset(**arrays, metadata=meta)

@@ -1,0 +1,42 @@
+"""Multi-layer perceptron: Linear -> ReLU -> ... -> Linear (-> tanh), the agents' networks."""
+import numpy as np
+
+from .layers import Linear, ReLU
+from .module import Module
+
+
+class Tanh(Module):
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, dy):
+        return dy * (1.0 - self.y**2)  # d tanh(x)/dx = 1 − tanh(x)²
+
+
+class MLP(Module):
+    """sizes = (in, hidden..., out); `squash=True` ends with tanh (a deterministic actor in [-1, 1])."""
+
+    def __init__(self, sizes, rng, squash=False, dtype=np.float32):
+        super().__init__()
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"MLP sizes must be at least (in, out), all positive, got {sizes}")
+        self.in_features = sizes[0]
+        self.layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            self.layers.append(Linear(n_in, n_out, rng, dtype))
+            if i < len(sizes) - 2:
+                self.layers.append(ReLU())
+        if squash:
+            self.layers.append(Tanh())
+
+    def forward(self, x):
+        """x: (N, in) -> (N, out)."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy

@@ -1,0 +1,130 @@
+"""TD3 (Fujimoto et al., 2018) and its offline variant TD3+BC (Fujimoto & Gu, 2021).
+
+One class for both: TD3+BC is TD3 whose actor loss gains a behavior-cloning
+term, −λ Q(s, π(s)) + (π(s) − a)² with λ = α / mean|Q| (α = 2.5). Online TD3
+trains minipgd's behavior policies (the datasets' `medium`/`expert` recipes);
+TD3+BC is one of the paper's agents (Sec. 5.1). Actions live in [-1, 1].
+
+Every loss is written out with its gradient next to it; `tests/test_td3.py`
+checks them against finite differences in float64.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from ..nn.mlp import MLP
+from ..nn.optim import Adam
+
+
+@dataclass(frozen=True)
+class TD3Config:
+    hidden: tuple = (256, 256)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    discount: float = 0.99
+    tau: float = 0.005  # target network averaging
+    policy_noise: float = 0.2  # target policy smoothing
+    noise_clip: float = 0.5
+    policy_delay: int = 2  # actor and targets update every 2nd critic update
+    batch_size: int = 256
+    alpha: float | None = None  # TD3+BC's α (2.5); None is plain online TD3
+
+
+def critic_loss(critic, inputs, target):
+    """L = mean((Q(s, a) − y)²); accumulates dL/dθ. inputs: (N, obs+act), target y: (N, 1)."""
+    q = critic.forward(inputs)
+    error = q - target
+    critic.backward(2.0 * error / len(q))  # dL/dQ = 2 (Q − y) / N
+    return float(np.mean(error**2))
+
+
+def actor_loss(actor, critic, obs, actions=None, alpha=None):
+    """TD3: L = −mean Q(s, π(s)).  TD3+BC: L = −λ mean Q(s, π(s)) + mean((π(s) − a)²), λ = α / mean|Q|.
+
+    λ is a constant (no gradient through mean|Q|), as in the TD3+BC paper.
+    Accumulates dL/dφ in the actor; the critic's gradients are polluted and must be zeroed.
+    """
+    pi = actor.forward(obs)
+    q = critic.forward(np.concatenate([obs, pi], axis=1))
+    weight = 1.0 if alpha is None else alpha / np.mean(np.abs(q))
+    loss = -weight * np.mean(q)
+    d_input = critic.backward(np.full_like(q, -weight / len(q)))  # dL/dQ = −λ / N
+    d_pi = d_input[:, obs.shape[1] :]
+    if alpha is not None:
+        loss += np.mean((pi - actions) ** 2)
+        d_pi = d_pi + 2.0 * (pi - actions) / pi.size  # d mean((π − a)²) / dπ
+    actor.backward(d_pi)
+    return float(loss)
+
+
+class TD3:
+    def __init__(self, obs_dim, act_dim, rng, config=TD3Config(), dtype=np.float32):
+        self.obs_dim, self.act_dim, self.config = obs_dim, act_dim, config
+        hidden = tuple(config.hidden)
+        self.actor = MLP((obs_dim, *hidden, act_dim), rng, squash=True, dtype=dtype)
+        self.critics = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
+        self.actor_target = MLP((obs_dim, *hidden, act_dim), rng, squash=True, dtype=dtype)
+        self.critic_targets = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
+        for target, source in zip([self.actor_target, *self.critic_targets], [self.actor, *self.critics]):
+            target.parameter_buffers()[0][:] = source.parameter_buffers()[0]
+        self.actor_optimizer = Adam(self.actor, lr=config.actor_lr)
+        self.critic_optimizers = [Adam(c, lr=config.critic_lr) for c in self.critics]
+        self.updates = 0
+
+    def act(self, obs):
+        """Deterministic action π(s) in [-1, 1]: (N, obs) -> (N, act)."""
+        return self.actor.forward(np.asarray(obs, dtype=self.actor.layers[0].params["weight"].dtype))
+
+    def _target_q(self, batch, rng):
+        """y = r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε, ±c), ±1)), ε ~ N(0, σ²) (TD3, Eq. 15)."""
+        cfg = self.config
+        noise = np.clip(cfg.policy_noise * rng.standard_normal((len(batch["rewards"]), self.act_dim)),
+                        -cfg.noise_clip, cfg.noise_clip)
+        next_action = np.clip(self.actor_target.forward(batch["next_observations"]) + noise, -1.0, 1.0)
+        next_inputs = np.concatenate([batch["next_observations"], next_action], axis=1).astype(np.float32)
+        next_q = np.minimum(*(target.forward(next_inputs) for target in self.critic_targets))
+        not_done = 1.0 - batch["terminations"].astype(np.float32)[:, None]
+        return (batch["rewards"][:, None] + cfg.discount * not_done * next_q).astype(np.float32)
+
+    def update(self, batch, rng):
+        """One TD3 step on a batch dict (observations, actions, rewards, next_observations, terminations)."""
+        cfg = self.config
+        target = self._target_q(batch, rng)
+        inputs = np.concatenate([batch["observations"], batch["actions"]], axis=1).astype(np.float32)
+        info = {}
+        for i, (critic, optimizer) in enumerate(zip(self.critics, self.critic_optimizers)):
+            critic.zero_grad()
+            info[f"critic{i + 1}_loss"] = critic_loss(critic, inputs, target)
+            optimizer.step()
+        self.updates += 1
+        if self.updates % cfg.policy_delay == 0:
+            self.actor.zero_grad()
+            obs = batch["observations"].astype(np.float32)
+            info["actor_loss"] = actor_loss(self.actor, self.critics[0], obs, batch["actions"], cfg.alpha)
+            self.actor_optimizer.step()
+            for target, source in zip([self.actor_target, *self.critic_targets], [self.actor, *self.critics]):
+                soft_update(target, source, cfg.tau)
+        return info
+
+    def save_actor(self, path, meta=None):
+        save_checkpoint(path, self.actor.state_dict(), {"kind": "TD3Actor", "obs_dim": self.obs_dim,
+                                                        "act_dim": self.act_dim, "hidden": list(self.config.hidden),
+                                                        **(meta or {})})
+
+
+def soft_update(target, source, tau):
+    """θ' ← (1 − τ) θ' + τ θ, on the packed parameter buffers."""
+    target_params, source_params = target.parameter_buffers()[0], source.parameter_buffers()[0]
+    target_params *= 1.0 - tau
+    target_params += tau * source_params
+
+
+def load_actor(path):
+    """A deterministic actor MLP saved by `TD3.save_actor`, and the checkpoint's metadata."""
+    arrays, meta = load_checkpoint(path)
+    if meta.get("kind") != "TD3Actor":
+        raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TD3 actor")
+    actor = MLP((meta["obs_dim"], *meta["hidden"], meta["act_dim"]), np.random.default_rng(0), squash=True)
+    actor.load_state_dict(arrays)
+    return actor, meta

@@ -1,0 +1,54 @@
+"""Dataset recipes and the `collect` command."""
+import numpy as np
+import pytest
+
+from minipgd.__main__ import main
+from minipgd.envs.collect import collect_dataset
+from minipgd.envs.dataset import episode_returns, load_dataset
+from minipgd.rl.td3 import TD3, TD3Config
+
+
+def test_random_recipe(tmp_path):
+    data = collect_dataset("hopper-random", 300, seed=1, log=lambda line: None)
+    assert len(data.rewards) == 300 and data.metadata["recipe"] == "random"
+    assert data.terminations.any()  # a random hopper falls over
+    assert np.all(np.abs(data.actions) <= 1.0)
+    np.testing.assert_array_equal(data.observations[1:][~(data.terminations | data.truncations)[:-1]],
+                                  data.next_observations[:-1][~(data.terminations | data.truncations)[:-1]])
+
+
+def test_same_seed_same_dataset():
+    a = collect_dataset("halfcheetah-random", 200, seed=4, log=lambda line: None)
+    b = collect_dataset("halfcheetah-random", 200, seed=4, log=lambda line: None)
+    for name, value in a.arrays().items():
+        np.testing.assert_array_equal(value, b.arrays()[name], err_msg=name)
+
+
+def test_policy_recipe_uses_the_committed_actor(tmp_path, rng):
+    agent = TD3(17, 6, rng, TD3Config(hidden=(8, 8)))
+    agent.save_actor(tmp_path / "halfcheetah-medium.npz")
+    data = collect_dataset("halfcheetah-medium", 150, seed=0, policy_dir=tmp_path, log=lambda line: None)
+    assert data.metadata["recipe"] == "medium" and len(episode_returns(data)) == 1
+
+
+def test_missing_policy_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train-behavior"):
+        collect_dataset("walker2d-expert", 10, seed=0, policy_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="train-behavior"):
+        collect_dataset("walker2d-medium-replay", 10, seed=0, policy_dir=tmp_path)
+
+
+def test_bad_sizes_are_rejected():
+    with pytest.raises(ValueError, match="positive"):
+        collect_dataset("hopper-random", 0, seed=0)
+
+
+def test_collect_command_writes_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    main(["collect", "hopper-random", "--transitions", "100", "--out", str(out)])
+    assert "wrote" in capsys.readouterr().out
+    assert len(load_dataset(out).rewards) == 100
+    with pytest.raises(SystemExit, match="--force"):
+        main(["collect", "hopper-random", "--transitions", "100", "--out", str(out)])
+    main(["collect", "hopper-random", "--transitions", "50", "--out", str(out), "--force"])
+    assert len(load_dataset(out).rewards) == 50

@@ -1,0 +1,118 @@
+"""TD3 / TD3+BC: every loss gradient against float64 finite differences, and the update mechanics."""
+import numpy as np
+import pytest
+
+from minipgd.nn.gradcheck import check_gradients, relative_error
+from minipgd.nn.mlp import MLP
+from minipgd.rl.replay import ReplayBuffer
+from minipgd.rl.td3 import TD3, TD3Config, actor_loss, critic_loss, load_actor, soft_update
+
+F64 = np.float64
+
+
+def test_mlp_gradients(rng):
+    for squash in (False, True):
+        errors = check_gradients(MLP((5, 7, 7, 3), rng, squash=squash, dtype=F64), [rng.standard_normal((4, 5))], rng)
+        assert max(errors.values()) < 1e-6, errors
+
+
+def _numeric_gradient(loss, params, indices, h=1e-6):
+    out = []
+    for i in indices:
+        saved = params[i]
+        params[i] = saved + h
+        up = loss()
+        params[i] = saved - h
+        down = loss()
+        params[i] = saved
+        out.append((up - down) / (2 * h))
+    return np.array(out)
+
+
+def test_critic_loss_gradient(rng):
+    critic = MLP((6, 8, 1), rng, dtype=F64)
+    inputs, target = rng.standard_normal((10, 6)), rng.standard_normal((10, 1))
+    params, grads = critic.parameter_buffers()
+    critic.zero_grad()
+    critic_loss(critic, inputs, target)
+    index = rng.choice(params.size, 30, replace=False)
+    numeric = _numeric_gradient(lambda: float(np.mean((critic.forward(inputs) - target) ** 2)), params, index)
+    assert relative_error(grads[index], numeric) < 1e-6
+
+
+@pytest.mark.parametrize("alpha", [None, 2.5])
+def test_actor_loss_gradient(rng, alpha):
+    """Through the critic into the actor; λ = α / mean|Q| is held constant, as in TD3+BC."""
+    actor, critic = MLP((4, 8, 2), rng, squash=True, dtype=F64), MLP((6, 8, 1), rng, dtype=F64)
+    obs, actions = rng.standard_normal((10, 4)), rng.uniform(-1, 1, (10, 2))
+    q0 = critic.forward(np.concatenate([obs, actor.forward(obs)], axis=1))
+    weight = 1.0 if alpha is None else alpha / np.mean(np.abs(q0))
+
+    def loss():
+        pi = actor.forward(obs)
+        value = -weight * np.mean(critic.forward(np.concatenate([obs, pi], axis=1)))
+        return value + (0.0 if alpha is None else np.mean((pi - actions) ** 2))
+
+    params, grads = actor.parameter_buffers()
+    actor.zero_grad()
+    reported = actor_loss(actor, critic, obs, actions, alpha)
+    assert reported == pytest.approx(loss())
+    index = rng.choice(params.size, 30, replace=False)
+    assert relative_error(grads[index], _numeric_gradient(loss, params, index)) < 1e-6
+
+
+def test_soft_update_moves_targets_by_tau(rng):
+    target, source = MLP((3, 4, 1), rng), MLP((3, 4, 1), rng)
+    before = target.parameter_buffers()[0].copy()
+    soft_update(target, source, 0.1)
+    np.testing.assert_allclose(target.parameter_buffers()[0], 0.9 * before + 0.1 * source.parameter_buffers()[0],
+                               rtol=1e-6)
+
+
+def _batch(rng, n=64):
+    return {"observations": rng.standard_normal((n, 3)).astype(np.float32),
+            "actions": rng.uniform(-1, 1, (n, 2)).astype(np.float32),
+            "rewards": rng.standard_normal(n).astype(np.float32),
+            "next_observations": rng.standard_normal((n, 3)).astype(np.float32),
+            "terminations": rng.random(n) < 0.1}
+
+
+def test_actor_and_targets_update_every_second_step(rng):
+    agent = TD3(3, 2, rng, TD3Config(hidden=(16, 16), batch_size=64))
+    actor_before = agent.actor.parameter_buffers()[0].copy()
+    target_before = agent.actor_target.parameter_buffers()[0].copy()
+    assert "actor_loss" not in agent.update(_batch(rng), rng)
+    np.testing.assert_array_equal(agent.actor.parameter_buffers()[0], actor_before)
+    assert "actor_loss" in agent.update(_batch(rng), rng)
+    assert not np.array_equal(agent.actor.parameter_buffers()[0], actor_before)
+    assert not np.array_equal(agent.actor_target.parameter_buffers()[0], target_before)
+
+
+def test_td3_bc_pulls_the_actor_towards_dataset_actions(rng):
+    agent = TD3(3, 2, rng, TD3Config(hidden=(32, 32), batch_size=64, alpha=0.0, actor_lr=3e-3))
+    batch = _batch(rng)
+    batch["actions"][:] = 0.5
+    for _ in range(300):
+        agent.update(batch, rng)
+    np.testing.assert_allclose(agent.act(batch["observations"]), 0.5, atol=0.05)
+
+
+def test_actor_round_trip(tmp_path, rng):
+    agent = TD3(3, 2, rng, TD3Config(hidden=(16, 16)))
+    agent.save_actor(tmp_path / "actor.npz", {"eval_return": 1.0})
+    actor, meta = load_actor(tmp_path / "actor.npz")
+    obs = rng.standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(actor.forward(obs), agent.act(obs))
+    assert meta["eval_return"] == 1.0
+
+
+def test_replay_buffer_wraps_and_keeps_order(rng):
+    buffer = ReplayBuffer(obs_dim=1, act_dim=1, capacity=3)
+    for i in range(5):
+        buffer.add([i], [0.0], float(i), [i + 1], False, i == 4)
+    contents = buffer.contents()
+    np.testing.assert_array_equal(contents["rewards"], [2.0, 3.0, 4.0])
+    assert contents["truncations"].tolist() == [False, False, True]
+    assert buffer.sample(rng, 8)["observations"].shape == (8, 1)
+    with pytest.raises(ValueError, match="empty"):
+        ReplayBuffer(1, 1, 2).sample(rng, 1)
