@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from minipgd.__main__ import main
+from minipgd.envs.behavior import train_behavior
 from minipgd.envs.collect import collect_dataset
 from minipgd.envs.dataset import episode_returns, load_dataset
 from minipgd.rl.td3 import TD3, TD3Config
@@ -52,3 +53,18 @@ def test_collect_command_writes_and_refuses_to_overwrite(tmp_path, capsys):
         main(["collect", "hopper-random", "--transitions", "100", "--out", str(out)])
     main(["collect", "hopper-random", "--transitions", "50", "--out", str(out), "--force"])
     assert len(load_dataset(out).rewards) == 50
+
+
+def test_train_behavior_then_collect_every_policy_recipe(tmp_path):
+    """A tiny run: the files train-behavior writes are what collect reads."""
+    lines = []
+    train_behavior("hopper", total_steps=120, medium_return=-1e9, seed=0, out_dir=tmp_path, log=lines.append,
+                   start_steps=40, eval_every=40)
+    assert {p.name for p in tmp_path.iterdir()} == {"hopper-medium.npz", "hopper-medium-replay.npz", "hopper-expert.npz"}
+    medium = collect_dataset("hopper-medium", 60, seed=0, policy_dir=tmp_path, log=lines.append)
+    replay = collect_dataset("hopper-medium-replay", 10_000, seed=0, policy_dir=tmp_path, log=lines.append)
+    expert = collect_dataset("hopper-expert", 60, seed=0, policy_dir=tmp_path, log=lines.append)
+    assert len(medium.rewards) == len(expert.rewards) == 60
+    assert len(replay.rewards) == 40  # the buffer up to the medium point (the first evaluation, step 40)
+    with pytest.raises(FileExistsError, match="--force"):
+        train_behavior("hopper", 10, 0.0, 0, tmp_path, log=lines.append)

@@ -4,33 +4,38 @@
 
 * `<env>-medium.npz`: the actor at the first evaluation whose mean return reaches
   `medium_return` (D4RL: "roughly one third of expert return"),
-* `<env>-medium-replay.npz`: the replay buffer up to that point, as an offline dataset,
+* `<env>-medium-replay.npz`: the actor as it was at every evaluation (every 5,000
+  steps) up to that point, plus the random warm-up length and exploration noise:
+  everything that generated the replay buffer up to the medium point, from
+  which `collect` re-rolls a buffer of the same size (D4RL's medium-replay is
+  that buffer itself; ours has the same policies and noise, new episodes),
 * `<env>-expert.npz`: the actor at the end of training.
 
-The actor files are small and committed in `minipgd/envs/policies/`, so that
+The actor is a 64-64 MLP (the critics are 256-256), so each file is a few
+hundred kilobytes at most; they are committed in `minipgd/envs/policies/` and
 collecting a dataset from them takes seconds instead of a training run.
 """
 from pathlib import Path
 
-import numpy as np
-
+from ..nn.checkpoint import save_checkpoint
 from ..rl.online import OnlineConfig, train_td3_online
-from .dataset import OfflineDataset, save_dataset
+from ..rl.td3 import TD3Config
 from .registry import make_env, parse_dataset_name
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
+ACTOR_HIDDEN = (64, 64)
 
 
-def _replay_dataset(replay, spec, seed):
-    data = replay.contents()
-    data["truncations"][-1] |= not data["terminations"][-1]  # close the episode in progress
-    n_episodes = int(np.count_nonzero(data["terminations"] | data["truncations"]))
-    meta = {"env_id": spec.env_id, "recipe": "medium-replay", "seed": seed, "n_episodes": n_episodes,
-            "ref_min_return": spec.ref_min_return, "ref_max_return": spec.ref_max_return}
-    return OfflineDataset(**data, metadata=meta)
+def _save_snapshots(path, snapshots, agent, config, meta):
+    arrays = {f"{step}/{name}": value for step, state in snapshots.items() for name, value in state.items()}
+    save_checkpoint(path, arrays, {
+        "kind": "TD3ActorSnapshots", "steps": list(snapshots), "start_steps": config.start_steps,
+        "exploration_noise": config.exploration_noise, "obs_dim": agent.obs_dim, "act_dim": agent.act_dim,
+        "hidden": list(agent.actor_hidden), **meta})
 
 
-def train_behavior(env_name, total_steps, medium_return, seed, out_dir, force=False, log=print, command=""):
+def train_behavior(env_name, total_steps, medium_return, seed, out_dir, force=False, log=print, command="",
+                   start_steps=10_000, eval_every=5_000):
     """Online TD3 on `env_name` ("halfcheetah", "hopper", "walker2d"); see the module docstring."""
     spec = parse_dataset_name(f"{env_name}-medium")
     out_dir = Path(out_dir)
@@ -39,19 +44,23 @@ def train_behavior(env_name, total_steps, medium_return, seed, out_dir, force=Fa
     for path in paths.values():
         if path.exists() and not force:
             raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+    config = OnlineConfig(total_steps=total_steps, start_steps=start_steps, eval_every=eval_every, seed=seed,
+                          td3=TD3Config(actor_hidden=ACTOR_HIDDEN))
     provenance = {"command": command, "seed": seed, "env_id": spec.env_id}
-    saved = {}
+    snapshots, saved = {}, {}
 
     def on_eval(step, mean_return, agent, replay):
-        if "medium" not in saved and mean_return >= medium_return:
-            agent.save_actor(paths["medium"], {**provenance, "step": step, "eval_return": mean_return})
-            save_dataset(paths["medium-replay"], _replay_dataset(replay, spec, seed), force=True)
-            saved["medium"] = (step, mean_return)
-            log(f"  saved {paths['medium']} and {paths['medium-replay']} (return {mean_return:.1f} at step {step})")
+        if "medium" not in saved:
+            snapshots[step] = agent.actor.state_dict()
+            if mean_return >= medium_return:
+                meta = {**provenance, "step": step, "eval_return": mean_return}
+                agent.save_actor(paths["medium"], meta)
+                _save_snapshots(paths["medium-replay"], snapshots, agent, config, meta)
+                saved["medium"] = (step, mean_return)
+                log(f"  saved {paths['medium']} and {paths['medium-replay']} (return {mean_return:.1f} at step {step})")
         saved["last"] = (step, mean_return)
         return False
 
-    config = OnlineConfig(total_steps=total_steps, seed=seed)
     agent, _ = train_td3_online(lambda: make_env(spec.env_id), config, on_eval=on_eval, log=log)
     step, mean_return = saved.get("last", (total_steps, float("nan")))
     agent.save_actor(paths["expert"], {**provenance, "step": step, "eval_return": mean_return})

@@ -5,8 +5,11 @@
   (written by `python -m minipgd train-behavior`), with Gaussian action noise
   (std 0.1) so that, like D4RL's stochastic behavior policies, no two episodes
   are identical.
-* `medium-replay`: the replay buffer of the medium policy's training run, which
-  `train-behavior` writes as a dataset file; it is copied, not re-collected.
+* `medium-replay`: the replay buffer of the medium policy's training run,
+  re-rolled from what made it: uniform random actions for the warm-up steps,
+  then the actor snapshot of every 5,000 steps with the training's exploration
+  noise, up to the medium point (see `behavior.py`). Its size is that of the
+  buffer, whatever `n_transitions` says.
 * `waypoints` (maze2d): the waypoint controller of `maze_controller.py`.
 """
 import time
@@ -15,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..rl.evaluation import episode_seed
-from ..rl.td3 import load_actor
+from ..nn.checkpoint import load_checkpoint
+from ..rl.td3 import actor_from_state, load_actor
 from .behavior import POLICY_DIR
-from .dataset import OfflineDataset, load_dataset
+from .dataset import OfflineDataset
 from .registry import make_env, parse_dataset_name
 
 POLICY_NOISE = 0.1  # std of the Gaussian noise on the committed actors' actions
@@ -51,16 +55,40 @@ def rollout_transitions(env, act, n_transitions, rng, log=print):
     return arrays
 
 
-def _actor_policy(path):
+def _require(path):
     if not Path(path).exists():
         raise FileNotFoundError(f"no behavior policy {path}; train one with `python -m minipgd train-behavior`")
-    actor, _ = load_actor(path)
+    return path
+
+
+def _noisy(actor, obs, noise, rng):
+    action = actor.forward(np.asarray(obs, dtype=np.float32)[None])[0]
+    return np.clip(action + noise * rng.standard_normal(action.shape), -1.0, 1.0)
+
+
+def _actor_policy(path):
+    actor, _ = load_actor(_require(path))
+    return lambda obs, rng: _noisy(actor, obs, POLICY_NOISE, rng)
+
+
+def _replay_policy(path):
+    """The training run's behavior, step by step: -> (act, number of steps it covers)."""
+    arrays, meta = load_checkpoint(_require(path))
+    if meta.get("kind") != "TD3ActorSnapshots":
+        raise ValueError(f"{path} holds a {meta.get('kind', 'unknown')!r} checkpoint, not TD3 actor snapshots")
+    steps = [s for s in meta["steps"] if s >= meta["start_steps"]]
+    actors = [actor_from_state({k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{s}/")},
+                               meta["obs_dim"], meta["act_dim"], meta["hidden"]) for s in steps]
+    clock = [0]
 
     def act(obs, rng):
-        action = actor.forward(np.asarray(obs, dtype=np.float32)[None])[0]
-        return np.clip(action + POLICY_NOISE * rng.standard_normal(action.shape), -1.0, 1.0)
+        t, clock[0] = clock[0], clock[0] + 1
+        if t < meta["start_steps"]:
+            return rng.uniform(-1.0, 1.0, meta["act_dim"])
+        actor = actors[np.searchsorted(steps, t, side="right") - 1]  # the latest snapshot at step t
+        return _noisy(actor, obs, meta["exploration_noise"], rng)
 
-    return act
+    return act, meta["step"]
 
 
 def collect_dataset(name, n_transitions, seed, policy_dir=POLICY_DIR, log=print):
@@ -68,17 +96,16 @@ def collect_dataset(name, n_transitions, seed, policy_dir=POLICY_DIR, log=print)
     spec = parse_dataset_name(name)
     if n_transitions < 1:
         raise ValueError(f"the number of transitions must be positive, got {n_transitions}")
-    if spec.recipe == "medium-replay":
-        path = Path(policy_dir) / f"{name}.npz"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is written by `python -m minipgd train-behavior`; run that first")
-        return load_dataset(path)
     rng = np.random.default_rng(seed)
     env = make_env(name, seed=episode_seed(rng))
     if spec.recipe == "waypoints":
         from .maze_controller import collect_waypoint_episodes
 
         arrays = collect_waypoint_episodes(env, n_transitions, rng)
+    elif spec.recipe == "medium-replay":
+        act, n_replay = _replay_policy(Path(policy_dir) / f"{name}.npz")
+        log(f"  medium-replay re-rolls the training's replay buffer: {n_replay} transitions")
+        arrays = rollout_transitions(env, act, n_replay, rng, log)
     elif spec.recipe == "random":
         arrays = rollout_transitions(env, lambda obs, rng: rng.uniform(-1.0, 1.0, env.action_space.shape),
                                      n_transitions, rng, log)

@@ -20,6 +20,7 @@ from ..nn.optim import Adam
 @dataclass(frozen=True)
 class TD3Config:
     hidden: tuple = (256, 256)
+    actor_hidden: tuple | None = None  # None: the same as `hidden`
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     discount: float = 0.99
@@ -61,10 +62,10 @@ def actor_loss(actor, critic, obs, actions=None, alpha=None):
 class TD3:
     def __init__(self, obs_dim, act_dim, rng, config=TD3Config(), dtype=np.float32):
         self.obs_dim, self.act_dim, self.config = obs_dim, act_dim, config
-        hidden = tuple(config.hidden)
-        self.actor = MLP((obs_dim, *hidden, act_dim), rng, squash=True, dtype=dtype)
+        hidden, self.actor_hidden = tuple(config.hidden), tuple(config.actor_hidden or config.hidden)
+        self.actor = MLP((obs_dim, *self.actor_hidden, act_dim), rng, squash=True, dtype=dtype)
         self.critics = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
-        self.actor_target = MLP((obs_dim, *hidden, act_dim), rng, squash=True, dtype=dtype)
+        self.actor_target = MLP((obs_dim, *self.actor_hidden, act_dim), rng, squash=True, dtype=dtype)
         self.critic_targets = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         for target, source in zip([self.actor_target, *self.critic_targets], [self.actor, *self.critics]):
             target.parameter_buffers()[0][:] = source.parameter_buffers()[0]
@@ -109,7 +110,7 @@ class TD3:
 
     def save_actor(self, path, meta=None):
         save_checkpoint(path, self.actor.state_dict(), {"kind": "TD3Actor", "obs_dim": self.obs_dim,
-                                                        "act_dim": self.act_dim, "hidden": list(self.config.hidden),
+                                                        "act_dim": self.act_dim, "hidden": list(self.actor_hidden),
                                                         **(meta or {})})
 
 
@@ -120,11 +121,16 @@ def soft_update(target, source, tau):
     target_params += tau * source_params
 
 
+def actor_from_state(state, obs_dim, act_dim, hidden):
+    """A deterministic (tanh) actor MLP with the given weights."""
+    actor = MLP((obs_dim, *hidden, act_dim), np.random.default_rng(0), squash=True)
+    actor.load_state_dict(state)
+    return actor
+
+
 def load_actor(path):
     """A deterministic actor MLP saved by `TD3.save_actor`, and the checkpoint's metadata."""
     arrays, meta = load_checkpoint(path)
     if meta.get("kind") != "TD3Actor":
         raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TD3 actor")
-    actor = MLP((meta["obs_dim"], *meta["hidden"], meta["act_dim"]), np.random.default_rng(0), squash=True)
-    actor.load_state_dict(arrays)
-    return actor, meta
+    return actor_from_state(arrays, meta["obs_dim"], meta["act_dim"], meta["hidden"]), meta
