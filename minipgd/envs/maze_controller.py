@@ -21,6 +21,7 @@ P_GAIN = 10.0  # D4RL waypoint_controller.py
 D_GAIN = -1.0  # D4RL waypoint_controller.py; it multiplies the velocity, so it damps
 ACTION_NOISE = 0.1  # std of the Gaussian noise added to each action before clipping
 SUCCESS_RADIUS = 0.45  # PointMaze: sparse reward 1 and info["success"] within this distance of the goal
+SOLVE_RADIUS = 0.1  # D4RL's waypoint controller: a goal is done (and replaced) within this distance
 _NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
 
 
@@ -116,9 +117,9 @@ def collect_waypoint_episodes(env, n_transitions, rng, p_gain=P_GAIN, d_gain=D_G
 
     Goals: PointMaze keeps its goal in `env.unwrapped.goal` and its sparse reward is
     1[‖xy − goal‖ ≤ 0.45] against that goal; its default `continuing_task=True,
-    reset_target=False` neither terminates nor moves the goal when it is reached. So whenever
-    a step reaches the goal (`info["success"]`, the same 0.45 test as the reward, which
-    therefore is 1 on that step) a new goal is drawn here, like D4RL's `set_target`: a
+    reset_target=False` neither terminates nor moves the goal when it is reached. As in D4RL,
+    the controller keeps steering to the goal until it is within 0.1 of it, so the reward is 1
+    for a run of steps around each goal; then a new goal is drawn, like D4RL's `set_target`: a
     uniformly random free cell, its centre plus the env's uniform ±0.25-cell noise, redrawn
     while within 0.45 of the point, written to `env.unwrapped.goal` and to the target site.
     Episodes end at the env's time limit (truncation; 300/600/800 steps for
@@ -145,7 +146,7 @@ def collect_waypoint_episodes(env, n_transitions, rng, p_gain=P_GAIN, d_gain=D_G
         if terminated or truncated:
             obs, _ = env.reset(seed=_draw_seed(rng))
             continue
-        if info["success"]:
+        if np.linalg.norm(next_obs["achieved_goal"] - maze_env.goal) <= SOLVE_RADIUS:
             _set_new_goal(maze_env, next_obs["achieved_goal"], rng)
         obs = next_obs
     arrays = {name: np.asarray([row[name] for row in rows]) for name in rows[0]}
