@@ -61,7 +61,7 @@ def actor_loss(actor, critic, obs, actions=None, alpha=None):
 
 class TD3:
     def __init__(self, obs_dim, act_dim, rng, config=TD3Config(), dtype=np.float32):
-        self.obs_dim, self.act_dim, self.config = obs_dim, act_dim, config
+        self.obs_dim, self.act_dim, self.config, self.dtype = obs_dim, act_dim, config, np.dtype(dtype)
         hidden, self.actor_hidden = tuple(config.hidden), tuple(config.actor_hidden or config.hidden)
         self.actor = MLP((obs_dim, *self.actor_hidden, act_dim), rng, squash=True, dtype=dtype)
         self.critics = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
@@ -75,7 +75,7 @@ class TD3:
 
     def act(self, obs):
         """Deterministic action π(s) in [-1, 1]: (N, obs) -> (N, act)."""
-        return self.actor.forward(np.asarray(obs, dtype=self.actor.layers[0].params["weight"].dtype))
+        return self.actor.forward(np.asarray(obs, dtype=self.dtype))
 
     def _target_q(self, batch, rng):
         """y = r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε, ±c), ±1)), ε ~ N(0, σ²) (TD3, Eq. 15)."""
