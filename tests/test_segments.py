@@ -4,7 +4,8 @@ import pytest
 
 from minipgd.diffusion.trajectory import TrajectoryLayout
 from minipgd.envs.dataset import episode_slices
-from minipgd.envs.segments import trajectory_windows, window_starts, windows_to_transitions
+from minipgd.diffusion.trajectory import windows_to_transitions
+from minipgd.envs.segments import trajectory_windows, window_starts
 
 from test_dataset import episodes_dataset
 

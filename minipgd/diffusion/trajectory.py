@@ -119,3 +119,25 @@ def check_trajectories(tau, layout, horizon=None):
     if not np.all(np.isfinite(tau)):
         raise ValueError("trajectories contain NaN or inf")
     return tau
+
+
+def windows_to_transitions(raw, layout):
+    """Raw windows (W, C, H) in environment units -> W·(H − 1) transitions (Algorithm 2's data).
+
+    Row t and row t+1 of a window give (s_t, a_t, r_t, s_{t+1}, done_t), done = done channel > 0.5
+    as in the authors' code. Decode model samples first (`TrajectoryNormalizer.decode`).
+    """
+    raw = check_trajectories(raw, layout)
+    if raw.shape[2] < 2:
+        raise ValueError(f"windows of length H = {raw.shape[2]} hold no transition; expected H >= 2")
+    obs = raw[:, layout.obs]
+    return {"observations": _as_rows(obs[:, :, :-1]),
+            "actions": _as_rows(raw[:, layout.act, :-1]),
+            "rewards": raw[:, layout.reward, :-1].reshape(-1),
+            "next_observations": _as_rows(obs[:, :, 1:]),
+            "terminations": raw[:, layout.done, :-1].reshape(-1) > 0.5}
+
+
+def _as_rows(channels):
+    """(W, c, T) -> (W·T, c), window by window, time inside each."""
+    return channels.transpose(0, 2, 1).reshape(-1, channels.shape[1])

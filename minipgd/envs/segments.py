@@ -5,12 +5,12 @@ obs, action, reward, done (Appendix A.1). Which pieces, as in the authors' code
 (DESIGN "Data."): every `stride`-th valid start, plus every episode start, plus
 every window that ends on a terminal; a window never crosses an episode end,
 windows ending on a time-out are dropped, and the done channel is 1 only for a
-terminal at the window's last row. Going back, H rows give the H − 1 transitions
-(s_t, a_t, r_t, s_{t+1}, done_t) that the agents train on (Algorithm 2).
+terminal at the window's last row. Going back (`diffusion.trajectory.windows_to_transitions`),
+H rows give the H − 1 transitions (s_t, a_t, r_t, s_{t+1}, done_t) that agents train on.
 """
 import numpy as np
 
-from ..diffusion.trajectory import TrajectoryLayout, check_trajectories
+from ..diffusion.trajectory import TrajectoryLayout
 from .dataset import episode_ends, episode_slices
 
 HORIZON = 16  # Table 3, trajectory length
@@ -55,25 +55,3 @@ def trajectory_windows(dataset, horizon=HORIZON, stride=STRIDE, log=print):
     # episode ends fall only on a window's last row, so done is 1 only for a terminal there
     return layout.stack(dataset.observations[rows], dataset.actions[rows], dataset.rewards[rows],
                         dataset.terminations[rows])
-
-
-def windows_to_transitions(raw, layout):
-    """Raw windows (W, C, H) in environment units -> W·(H − 1) transitions (Algorithm 2's data).
-
-    Row t and row t+1 of a window give (s_t, a_t, r_t, s_{t+1}, done_t), done = done channel > 0.5
-    as in the authors' code. Decode model samples first (`TrajectoryNormalizer.decode`).
-    """
-    raw = check_trajectories(raw, layout)
-    if raw.shape[2] < 2:
-        raise ValueError(f"windows of length H = {raw.shape[2]} hold no transition; expected H >= 2")
-    obs = raw[:, layout.obs]
-    return {"observations": _as_rows(obs[:, :, :-1]),
-            "actions": _as_rows(raw[:, layout.act, :-1]),
-            "rewards": raw[:, layout.reward, :-1].reshape(-1),
-            "next_observations": _as_rows(obs[:, :, 1:]),
-            "terminations": raw[:, layout.done, :-1].reshape(-1) > 0.5}
-
-
-def _as_rows(channels):
-    """(W, c, T) -> (W·T, c), window by window, time inside each."""
-    return channels.transpose(0, 2, 1).reshape(-1, channels.shape[1])

@@ -15,6 +15,7 @@ import numpy as np
 from ..nn.checkpoint import load_checkpoint, save_checkpoint
 from ..nn.mlp import MLP
 from ..nn.optim import Adam
+from .policy import DeterministicGaussianPolicy
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class TD3:
     def act(self, obs):
         """Deterministic action π(s) in [-1, 1]: (N, obs) -> (N, act)."""
         return self.actor.forward(np.asarray(obs, dtype=self.dtype))
+
+    def policy(self):
+        """The actor as the Gaussian policy guidance needs: N(π(s), 1) (Sec. 5.1)."""
+        return DeterministicGaussianPolicy(self.act, self.obs_dim, self.act_dim, std=1.0)
 
     def _target_q(self, batch, rng):
         """y = r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε, ±c), ±1)), ε ~ N(0, σ²) (TD3, Eq. 15)."""

@@ -1,0 +1,69 @@
+"""Algorithm 2 end to end at tiny sizes: real, unguided and guided synthetic data, both generation modes."""
+import numpy as np
+import pytest
+
+from minipgd.diffusion import DiffusionTrainConfig, train_diffusion
+from minipgd.diffusion.trajectory import windows_to_transitions
+from minipgd.envs import PointWorld2D
+from minipgd.nn import UNetConfig
+from minipgd.rl.synthetic import Algorithm2Config, mixed_batch, train_agent
+from minipgd.rl.td3 import TD3, TD3Config
+
+WORLD = PointWorld2D()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    raw = WORLD.behavior_dataset(128, np.random.default_rng(0))
+    config = DiffusionTrainConfig(steps=60, batch_size=32, log_every=60, unet=UNetConfig(in_channels=6, features=16))
+    model = train_diffusion(raw, WORLD.layout, config, log=lambda line: None)
+    real = {k: v.astype(np.float32) if v.dtype.kind == "f" else v
+            for k, v in windows_to_transitions(raw, WORLD.layout).items()}
+    return model, real
+
+
+def tiny(**overrides):
+    base = dict(n_epochs=3, steps_per_epoch=6, n_trajectories=8, sampler_steps=4, batch_size=32,
+                real_per_batch=4, eval_every=6)
+    return Algorithm2Config(**{**base, **overrides})
+
+
+def agent(rng):
+    return TD3(2, 2, rng, TD3Config(hidden=(16, 16), batch_size=32, alpha=2.5))
+
+
+@pytest.mark.parametrize("source", ["real", "unguided", "guided"])
+@pytest.mark.parametrize("generation", ["periodic", "continuous"])
+def test_algorithm2_runs(setup, rng, source, generation):
+    model, real = setup
+    lines = []
+    history = train_agent(agent(rng), real, tiny(source=source, generation=generation), rng,
+                          model=model, evaluate=lambda: 0.0, log=lines.append)
+    assert [step for step, _ in history] == [6, 12, 18]
+    generated = [line for line in lines if line.startswith("epoch")]
+    if source == "real":
+        assert not generated
+    else:
+        assert len(generated) == 3
+        assert "(λ = 0.0)" in generated[0]  # the first generation is unguided
+        assert ("(λ = 1.0)" in generated[2]) == (source == "guided")
+        kept = 3 if generation == "continuous" else 1  # continuous keeps old generations
+        assert f"{kept * 8 * 15} synthetic transitions" in generated[2]
+
+
+def test_batches_mix_synthetic_and_real(setup, rng):
+    _, real = setup
+    synthetic = {k: np.full_like(v, 7) for k, v in real.items()}
+    batch = mixed_batch(synthetic, real, tiny(), rng)
+    assert len(batch["rewards"]) == 32
+    assert np.count_nonzero(batch["rewards"] == 7) >= 28  # 28 synthetic + 4 real
+
+
+def test_synthetic_sources_need_a_model(setup, rng):
+    _, real = setup
+    with pytest.raises(ValueError, match="needs a trained diffusion model"):
+        train_agent(agent(rng), real, tiny(), rng)
+    with pytest.raises(ValueError, match="source must be one of"):
+        tiny(source="imagined")
+    with pytest.raises(ValueError, match="λ must be >= 0"):
+        tiny(guidance_scale=-1.0)
