@@ -1,13 +1,21 @@
 """Command line: `python -m minipgd <command> --help`."""
 import argparse
 import shlex
-from pathlib import Path
 import sys
+from pathlib import Path
 
+import numpy as np
+
+from .diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
 from .envs.behavior import POLICY_DIR, train_behavior
 from .envs.collect import collect_dataset
-from .envs.dataset import save_dataset, summary
-from .envs.registry import DATASETS
+from .envs.dataset import load_dataset, normalized_score, save_dataset, summary
+from .envs.registry import DATASETS, make_env
+from .envs.segments import trajectory_windows
+from .nn import UNetConfig
+from .rl.evaluation import evaluate
+from .rl.synthetic import Algorithm2Config, train_agent
+from .rl.td3 import TD3, TD3Config
 
 
 def _train_behavior(args):
@@ -26,6 +34,43 @@ def _collect(args):
     print(f"wrote {out}: {info['episodes']} episodes, {info['transitions']} transitions, return mean "
           f"{info['mean_return']:.1f} (min {info['min_return']:.1f}, max {info['max_return']:.1f})"
           + (f", normalized score {info['normalized_score']:.1f}" if "normalized_score" in info else ""))
+
+
+def _train_diffusion(args):
+    dataset = load_dataset(args.dataset)
+    raw = trajectory_windows(dataset, horizon=args.horizon)
+    layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
+    unet = UNetConfig(in_channels=layout.channels, horizon=args.horizon, features=args.features)
+    config = DiffusionTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, unet=unet,
+                                  log_every=max(args.steps // 20, 1))
+    model = train_diffusion(raw, layout, config, checkpoint=args.checkpoint or f"{args.out}.run.npz")
+    model.save(args.out)
+    print(f"wrote {args.out}")
+
+
+def _train_agent(args):
+    dataset = load_dataset(args.dataset)
+    meta, rng = dataset.metadata, np.random.default_rng(args.seed)
+    if meta["env_id"].startswith("PointMaze"):
+        raise ValueError("evaluating maze2d agents (fixed evaluation goals) is not implemented yet; "
+                         "train-agent supports the MuJoCo datasets")
+    real = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in dataset.arrays().items()}
+    model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
+    agent = TD3(dataset.obs_dim, dataset.act_dim, rng, TD3Config(alpha=2.5))
+    env = make_env(meta["env_id"])
+    refs = meta["ref_min_return"], meta["ref_max_return"]
+
+    def score():
+        returns = evaluate(env, lambda obs: agent.act(obs[None])[0], args.eval_episodes, rng)
+        return normalized_score(returns.mean(), *refs) if refs[0] is not None else returns.mean()
+
+    config = Algorithm2Config(source=args.data, guidance_scale=args.guidance_scale, generation=args.generation,
+                              n_epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                              n_trajectories=args.trajectories, sampler_steps=args.sampler_steps,
+                              eval_every=args.eval_every)
+    history = train_agent(agent, real, config, rng, model=model, evaluate=score)
+    if history:
+        print(f"final {'normalized score' if refs[0] is not None else 'return'}: {history[-1][1]:.1f}")
 
 
 def main(argv=None):
@@ -48,6 +93,31 @@ def main(argv=None):
     collect.add_argument("--policy-dir", default=str(POLICY_DIR), help="where the behavior policies are")
     collect.add_argument("--force", action="store_true", help="overwrite an existing file")
     collect.set_defaults(run=_collect)
+    diffusion = commands.add_parser("train-diffusion", help="train the trajectory diffusion model on a dataset")
+    diffusion.add_argument("dataset", help="an .npz written by `collect`")
+    diffusion.add_argument("--out", required=True, help="the trained model (.npz)")
+    diffusion.add_argument("--steps", type=int, default=20_000)
+    diffusion.add_argument("--batch-size", type=int, default=16, help="Table 3: 16")
+    diffusion.add_argument("--features", type=int, default=32, help="U-Net width F (the paper: 1024)")
+    diffusion.add_argument("--horizon", type=int, default=16, help="trajectory length H (Table 3: 16)")
+    diffusion.add_argument("--seed", type=int, default=0)
+    diffusion.add_argument("--checkpoint", help="run state for resuming (default OUT.run.npz)")
+    diffusion.set_defaults(run=_train_diffusion)
+    agent = commands.add_parser("train-agent", help="train TD3+BC on real or synthetic data (Algorithm 2)")
+    agent.add_argument("dataset", help="an .npz written by `collect`")
+    agent.add_argument("--algo", choices=["td3bc"], default="td3bc")
+    agent.add_argument("--data", choices=["real", "unguided", "guided"], default="guided")
+    agent.add_argument("--diffusion", help="a model from `train-diffusion` (for unguided/guided data)")
+    agent.add_argument("--guidance-scale", type=float, default=1.0, help="λ (Table 2: 1.0)")
+    agent.add_argument("--generation", choices=["periodic", "continuous"], default="periodic")
+    agent.add_argument("--epochs", type=int, default=4, help="N_epochs")
+    agent.add_argument("--steps-per-epoch", type=int, default=5_000, help="N_policy (the paper: 250000)")
+    agent.add_argument("--trajectories", type=int, default=1_024, help="per generation (the paper: 16384)")
+    agent.add_argument("--sampler-steps", type=int, default=64, help="the paper: 256")
+    agent.add_argument("--eval-every", type=int, default=5_000)
+    agent.add_argument("--eval-episodes", type=int, default=5)
+    agent.add_argument("--seed", type=int, default=0)
+    agent.set_defaults(run=_train_agent)
     args = parser.parse_args(argv)
     try:
         args.run(args)
