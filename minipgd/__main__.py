@@ -18,8 +18,13 @@ from .rl.synthetic import Algorithm2Config, train_agent
 from .rl.td3 import TD3, TD3Config
 
 
+def log(line):
+    """Progress lines appear at once, also when the output goes to a file."""
+    print(line, flush=True)
+
+
 def _train_behavior(args):
-    train_behavior(args.env, args.steps, args.medium_return, args.seed, args.out, force=args.force,
+    train_behavior(args.env, args.steps, args.medium_return, args.seed, args.out, force=args.force, log=log,
                    command="python -m minipgd " + shlex.join(sys.argv[1:]))
 
 
@@ -27,8 +32,8 @@ def _collect(args):
     out = Path(args.out or f"{args.name}.npz")
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists; pass --force to overwrite it")
-    print(f"collecting {args.transitions} transitions of {args.name} (seed {args.seed}) ...")
-    dataset = collect_dataset(args.name, args.transitions, args.seed, policy_dir=args.policy_dir)
+    log(f"collecting {args.transitions} transitions of {args.name} (seed {args.seed}) ...")
+    dataset = collect_dataset(args.name, args.transitions, args.seed, policy_dir=args.policy_dir, log=log)
     save_dataset(out, dataset, force=args.force)
     info = summary(dataset)
     print(f"wrote {out}: {info['episodes']} episodes, {info['transitions']} transitions, return mean "
@@ -38,12 +43,12 @@ def _collect(args):
 
 def _train_diffusion(args):
     dataset = load_dataset(args.dataset)
-    raw = trajectory_windows(dataset, horizon=args.horizon)
+    raw = trajectory_windows(dataset, horizon=args.horizon, log=log)
     layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
     unet = UNetConfig(in_channels=layout.channels, horizon=args.horizon, features=args.features)
     config = DiffusionTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, unet=unet,
                                   log_every=max(args.steps // 20, 1))
-    model = train_diffusion(raw, layout, config, checkpoint=args.checkpoint or f"{args.out}.run.npz")
+    model = train_diffusion(raw, layout, config, checkpoint=args.checkpoint or f"{args.out}.run.npz", log=log)
     model.save(args.out)
     print(f"wrote {args.out}")
 
@@ -68,7 +73,7 @@ def _train_agent(args):
                               n_epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                               n_trajectories=args.trajectories, sampler_steps=args.sampler_steps,
                               eval_every=args.eval_every)
-    history = train_agent(agent, real, config, rng, model=model, evaluate=score)
+    history = train_agent(agent, real, config, rng, model=model, evaluate=score, log=log)
     if history:
         print(f"final {'normalized score' if refs[0] is not None else 'return'}: {history[-1][1]:.1f}")
 
