@@ -14,6 +14,7 @@ from .envs.registry import DATASETS, make_env
 from .envs.segments import trajectory_windows
 from .nn import UNetConfig
 from .rl.evaluation import evaluate
+from .rl.iql import IQL, IQLConfig
 from .rl.synthetic import Algorithm2Config, train_agent
 from .rl.td3 import TD3, TD3Config
 
@@ -61,7 +62,10 @@ def _train_agent(args):
                          "train-agent supports the MuJoCo datasets")
     real = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in dataset.arrays().items()}
     model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
-    agent = TD3(dataset.obs_dim, dataset.act_dim, rng, TD3Config(alpha=2.5))
+    if args.algo == "iql":
+        agent = IQL(dataset.obs_dim, dataset.act_dim, rng, IQLConfig(max_steps=args.epochs * args.steps_per_epoch))
+    else:
+        agent = TD3(dataset.obs_dim, dataset.act_dim, rng, TD3Config(alpha=2.5))
     env = make_env(meta["env_id"])
     refs = meta["ref_min_return"], meta["ref_max_return"]
 
@@ -108,9 +112,9 @@ def main(argv=None):
     diffusion.add_argument("--seed", type=int, default=0)
     diffusion.add_argument("--checkpoint", help="run state for resuming (default OUT.run.npz)")
     diffusion.set_defaults(run=_train_diffusion)
-    agent = commands.add_parser("train-agent", help="train TD3+BC on real or synthetic data (Algorithm 2)")
+    agent = commands.add_parser("train-agent", help="train TD3+BC or IQL on real or synthetic data (Algorithm 2)")
     agent.add_argument("dataset", help="an .npz written by `collect`")
-    agent.add_argument("--algo", choices=["td3bc"], default="td3bc")
+    agent.add_argument("--algo", choices=["td3bc", "iql"], default="td3bc")
     agent.add_argument("--data", choices=["real", "unguided", "guided"], default="guided")
     agent.add_argument("--diffusion", help="a model from `train-diffusion` (for unguided/guided data)")
     agent.add_argument("--guidance-scale", type=float, default=1.0, help="λ (Table 2: 1.0)")

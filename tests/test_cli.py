@@ -14,6 +14,9 @@ def test_dataset_to_guided_agent(tmp_path, capsys):
           "--trajectories", "4", "--sampler-steps", "3", "--eval-every", "4", "--eval-episodes", "1"])
     out = capsys.readouterr().out
     assert "(λ = 1.0)" in out and "final normalized score" in out
+    main(["train-agent", data, "--algo", "iql", "--data", "real", "--epochs", "1", "--steps-per-epoch", "4",
+          "--eval-every", "4", "--eval-episodes", "1"])
+    assert "final normalized score" in capsys.readouterr().out
 
 
 def test_synthetic_data_without_a_model_is_a_clear_error(tmp_path):

@@ -1,4 +1,6 @@
-"""Target policies (and, later, the offline agents that train them)."""
+"""Target policies and the offline agents (TD3+BC, IQL) that train on real or synthetic data."""
+from .iql import IQL, IQLConfig
 from .policy import DeterministicGaussianPolicy, GaussianPolicy
+from .td3 import TD3, TD3Config
 
-__all__ = ["DeterministicGaussianPolicy", "GaussianPolicy"]
+__all__ = ["DeterministicGaussianPolicy", "GaussianPolicy", "IQL", "IQLConfig", "TD3", "TD3Config"]
