@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minipgd.nn.gradcheck import relative_error
+from minipgd.nn.gradcheck import central_difference, relative_error
 from minipgd.nn.mlp import MLP
 from minipgd.rl.iql import (IQL, GaussianActor, IQLConfig, advantage_weights, awr_loss, expectile_loss,
                             load_actor, q_loss)
@@ -13,17 +13,8 @@ F64 = np.float64
 SMALL = IQLConfig(hidden=(16, 16), batch_size=32)
 
 
-def _numeric_gradient(loss, params, indices, h=1e-6):
-    out = []
-    for i in indices:
-        saved = params[i]
-        params[i] = saved + h
-        up = loss()
-        params[i] = saved - h
-        down = loss()
-        params[i] = saved
-        out.append((up - down) / (2 * h))
-    return np.array(out)
+def _numeric_gradient(loss, params, indices):
+    return np.array([central_difference(loss, params, i) for i in indices])
 
 
 def _expectile(u, tau):

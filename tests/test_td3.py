@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minipgd.nn.gradcheck import check_gradients, relative_error
+from minipgd.nn.gradcheck import central_difference, check_gradients, relative_error
 from minipgd.nn.mlp import MLP
 from minipgd.rl.replay import ReplayBuffer
 from minipgd.rl.td3 import TD3, TD3Config, actor_loss, critic_loss, load_actor, soft_update
@@ -16,17 +16,8 @@ def test_mlp_gradients(rng):
         assert max(errors.values()) < 1e-6, errors
 
 
-def _numeric_gradient(loss, params, indices, h=1e-6):
-    out = []
-    for i in indices:
-        saved = params[i]
-        params[i] = saved + h
-        up = loss()
-        params[i] = saved - h
-        down = loss()
-        params[i] = saved
-        out.append((up - down) / (2 * h))
-    return np.array(out)
+def _numeric_gradient(loss, params, indices):
+    return np.array([central_difference(loss, params, i) for i in indices])
 
 
 def test_critic_loss_gradient(rng):

@@ -15,7 +15,8 @@ def relative_error(analytic, numeric):
     return 0.0 if scale == 0 else float(np.linalg.norm(analytic - numeric) / scale)
 
 
-def _central_difference(loss, array, index, h):
+def central_difference(loss, array, index, h=1e-6):
+    """(L(x + h e_i) − L(x − h e_i)) / 2h for flat index i of `array`, restored afterwards."""
     saved = array.flat[index]
     array.flat[index] = saved + h
     up = loss()
@@ -48,6 +49,6 @@ def check_gradients(module, inputs, rng, h=1e-6, max_entries=24):
     for name, array, analytic in checks:
         count = min(max_entries, array.size)
         index = rng.choice(array.size, size=count, replace=False)
-        numeric = np.array([_central_difference(loss, array, i, h) for i in index])
+        numeric = np.array([central_difference(loss, array, i, h) for i in index])
         errors[name] = relative_error(np.asarray(analytic).reshape(-1)[index], numeric)
     return errors

@@ -134,7 +134,7 @@ class IQL:
         self.critics = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         self.critic_targets = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         for target, source in zip(self.critic_targets, self.critics):
-            target.parameter_buffers()[0][:] = source.parameter_buffers()[0]
+            soft_update(target, source, tau=1.0)  # targets start as copies
         self.actor_optimizer = Adam(self.actor, lr=config.actor_lr)
         self.value_optimizer = Adam(self.value, lr=config.value_lr)
         self.critic_optimizers = [Adam(c, lr=config.critic_lr) for c in self.critics]

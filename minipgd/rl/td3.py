@@ -69,7 +69,7 @@ class TD3:
         self.actor_target = MLP((obs_dim, *self.actor_hidden, act_dim), rng, squash=True, dtype=dtype)
         self.critic_targets = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         for target, source in zip([self.actor_target, *self.critic_targets], [self.actor, *self.critics]):
-            target.parameter_buffers()[0][:] = source.parameter_buffers()[0]
+            soft_update(target, source, tau=1.0)  # targets start as copies
         self.actor_optimizer = Adam(self.actor, lr=config.actor_lr)
         self.critic_optimizers = [Adam(c, lr=config.critic_lr) for c in self.critics]
         self.updates = 0
