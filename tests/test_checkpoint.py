@@ -86,3 +86,12 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert meta == {"v": 1}
     np.testing.assert_array_equal(arrays["a"], np.arange(3))
     assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "c.npz", {"a": np.zeros(2)})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "c.npz").stat().st_mode & 0o777 == 0o644

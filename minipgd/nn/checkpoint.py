@@ -24,6 +24,7 @@ def save_checkpoint(path, arrays, meta=None):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
     try:
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes it private; give it a normal file's mode
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays, **{_META_KEY: np.array(json.dumps(meta or {}))})
             f.flush()
@@ -48,3 +49,9 @@ def load_checkpoint(path):
         raise ValueError(f"{path!r} is an .npz file but not a minipgd checkpoint (no {_META_KEY!r} entry)")
     meta = json.loads(str(arrays.pop(_META_KEY)))
     return arrays, meta
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
