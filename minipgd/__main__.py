@@ -10,7 +10,7 @@ from .diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayo
 from .envs.behavior import POLICY_DIR, train_behavior
 from .envs.collect import collect_dataset
 from .envs.dataset import load_dataset, normalized_score, save_dataset, summary
-from .envs.registry import DATASETS, make_env
+from .envs.registry import DATASETS, evaluation_reset_options, make_env
 from .envs.segments import trajectory_windows
 from .nn import UNetConfig
 from .rl.evaluation import evaluate
@@ -57,9 +57,6 @@ def _train_diffusion(args):
 def _train_agent(args):
     dataset = load_dataset(args.dataset)
     meta, rng = dataset.metadata, np.random.default_rng(args.seed)
-    if meta["env_id"].startswith("PointMaze"):
-        raise ValueError("evaluating maze2d agents (fixed evaluation goals) is not implemented yet; "
-                         "train-agent supports the MuJoCo datasets")
     real = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in dataset.arrays().items()}
     model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
     if args.algo == "iql":
@@ -70,7 +67,8 @@ def _train_agent(args):
     refs = meta["ref_min_return"], meta["ref_max_return"]
 
     def score():
-        returns = evaluate(env, lambda obs: agent.act(obs[None])[0], args.eval_episodes, rng)
+        returns = evaluate(env, lambda obs: agent.act(obs[None])[0], args.eval_episodes, rng,
+                           evaluation_reset_options(meta["env_id"]))
         return normalized_score(returns.mean(), *refs) if refs[0] is not None else returns.mean()
 
     config = Algorithm2Config(source=args.data, guidance_scale=args.guidance_scale, generation=args.generation,

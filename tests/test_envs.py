@@ -105,3 +105,17 @@ def test_point_maze_step_from_observation_reproduces_rollout(name, rng):
         next_obs, reward, terminated = step_from_observation(replay, obs[t]["observation"], action)
         np.testing.assert_array_equal(next_obs, obs[t + 1]["observation"])
         assert (reward, terminated) == (rewards[t], terminals[t])
+
+
+def test_maze_agents_are_evaluated_at_d4rls_goal():
+    pytest.importorskip("gymnasium_robotics")
+    from minipgd.envs.registry import evaluation_reset_options
+    from minipgd.rl.evaluation import evaluate
+
+    options = evaluation_reset_options("PointMaze_UMaze-v3")
+    assert options == {"goal_cell": (1, 1)} and evaluation_reset_options("Hopper-v5") is None
+    env = make_env("maze2d-umaze")
+    returns = evaluate(env, lambda obs: np.zeros(2), 1, np.random.default_rng(0), options)
+    assert returns.shape == (1,)
+    goal = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))
+    assert np.linalg.norm(env.unwrapped.goal - goal) <= 0.25 * env.unwrapped.maze.maze_size_scaling

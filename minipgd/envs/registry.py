@@ -20,6 +20,7 @@ class DatasetSpec:
     ref_min_return: float  # D4RL reference returns for the normalized score
     ref_max_return: float
     max_episode_steps: int | None  # None: the environment's own time limit (1000 for MuJoCo)
+    eval_goal_cell: tuple | None = None  # maze2d: D4RL's fixed evaluation goal ('G' in its maps)
 
 
 MUJOCO_RECIPES = ("random", "medium", "medium-replay", "expert")
@@ -28,10 +29,10 @@ _MUJOCO = {  # short env name: (env id, D4RL min return, D4RL max return)
     "hopper": ("Hopper-v5", -20.272305, 3234.3),
     "walker2d": ("Walker2d-v5", 1.629008, 4592.3),
 }
-_MAZE2D = {  # maze: (env id, D4RL min return, D4RL max return, episode length)
-    "umaze": ("PointMaze_UMaze-v3", 23.85, 161.86, 300),
-    "medium": ("PointMaze_Medium-v3", 13.13, 277.39, 600),
-    "large": ("PointMaze_Large-v3", 6.7, 273.99, 800),
+_MAZE2D = {  # maze: (env id, D4RL min return, D4RL max return, episode length, D4RL goal cell)
+    "umaze": ("PointMaze_UMaze-v3", 23.85, 161.86, 300, (1, 1)),
+    "medium": ("PointMaze_Medium-v3", 13.13, 277.39, 600, (6, 6)),
+    "large": ("PointMaze_Large-v3", 6.7, 273.99, 800, (7, 9)),
 }
 
 DATASETS = {
@@ -41,8 +42,8 @@ DATASETS = {
         for recipe in MUJOCO_RECIPES
     },
     **{
-        f"maze2d-{maze}": DatasetSpec(f"maze2d-{maze}", env_id, "waypoints", lo, hi, steps)
-        for maze, (env_id, lo, hi, steps) in _MAZE2D.items()
+        f"maze2d-{maze}": DatasetSpec(f"maze2d-{maze}", env_id, "waypoints", lo, hi, steps, goal)
+        for maze, (env_id, lo, hi, steps, goal) in _MAZE2D.items()
     },
 }
 ENV_IDS = tuple(dict.fromkeys(spec.env_id for spec in DATASETS.values()))
@@ -55,6 +56,14 @@ def parse_dataset_name(name):
             f"unknown dataset name {name!r}; expected <env>-<recipe>, one of: {', '.join(DATASETS)}"
         )
     return DATASETS[name]
+
+
+def evaluation_reset_options(env_id):
+    """Reset options for evaluating an agent: maze2d agents go to D4RL's fixed goal cell; None elsewhere."""
+    for spec in DATASETS.values():
+        if spec.env_id == env_id and spec.eval_goal_cell is not None:
+            return {"goal_cell": spec.eval_goal_cell}
+    return None
 
 
 def is_point_maze(env_id):
