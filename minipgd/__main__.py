@@ -75,7 +75,7 @@ def _train_agent(args):
                               n_epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                               n_trajectories=args.trajectories, sampler_steps=args.sampler_steps,
                               eval_every=args.eval_every)
-    history = train_agent(agent, real, config, rng, model=model, evaluate=score, log=log)
+    history = train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=args.checkpoint)
     if history:
         print(f"final {'normalized score' if refs[0] is not None else 'return'}: {history[-1][1]:.1f}")
 
@@ -124,6 +124,7 @@ def main(argv=None):
     agent.add_argument("--eval-every", type=int, default=5_000)
     agent.add_argument("--eval-episodes", type=int, default=5)
     agent.add_argument("--seed", type=int, default=0)
+    agent.add_argument("--checkpoint", help="run state (.npz), written at every evaluation; rerun to resume")
     agent.set_defaults(run=_train_agent)
     args = parser.parse_args(argv)
     try:

@@ -67,3 +67,44 @@ def test_synthetic_sources_need_a_model(setup, rng):
         tiny(source="imagined")
     with pytest.raises(ValueError, match="λ must be >= 0"):
         tiny(guidance_scale=-1.0)
+
+
+def test_an_interrupted_run_resumes_exactly(setup, tmp_path):
+    model, real = setup
+    config = tiny(source="guided", generation="continuous")
+
+    def run(evaluate, checkpoint=None, log=lambda line: None):
+        trained = agent(np.random.default_rng(5))
+        history = train_agent(trained, real, config, np.random.default_rng(5), model=model, evaluate=evaluate,
+                              log=log, checkpoint=checkpoint)
+        return trained, history
+
+    straight, _ = run(lambda: 0.0)
+    calls, path = [], tmp_path / "run.npz"
+
+    def evaluate_then_crash():
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # killed during the third evaluation: the last checkpoint is step 12
+        return 0.0
+
+    with pytest.raises(KeyboardInterrupt):
+        run(evaluate_then_crash, path)
+    lines = []
+    resumed, history = run(lambda: 0.0, path, lines.append)
+    assert "resumed from" in lines[0] and "step 12" in lines[0]
+    assert [step for step, _ in history] == [6, 12, 18]
+    for a, b in zip(straight.actor.parameter_buffers(), resumed.actor.parameter_buffers()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(straight.critics, resumed.critics):
+        np.testing.assert_array_equal(a.parameter_buffers()[0], b.parameter_buffers()[0])
+
+
+def test_a_checkpoint_from_other_settings_is_refused(setup, tmp_path):
+    model, real = setup
+    path = tmp_path / "run.npz"
+    train_agent(agent(np.random.default_rng(0)), real, tiny(source="real", n_epochs=1), np.random.default_rng(0),
+                evaluate=lambda: 0.0, log=lambda line: None, checkpoint=path)
+    with pytest.raises(ValueError, match="other settings"):
+        train_agent(agent(np.random.default_rng(0)), real, tiny(source="real"), np.random.default_rng(0),
+                    evaluate=lambda: 0.0, log=lambda line: None, checkpoint=path)

@@ -13,13 +13,16 @@ holds 240 synthetic + 16 real transitions of 256. *Periodic* generation
 `source="real"` trains on the offline data only and `source="unguided"` never
 guides (λ = 0: SynthER), the paper's two baselines.
 """
+import os
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..diffusion.guidance import PolicyGuidance
 from ..diffusion.trajectory import windows_to_transitions
+from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from .agent_state import agent_state_dict, load_agent_state_dict
 
 SOURCES = ("real", "unguided", "guided")
 GENERATIONS = {"periodic": 1, "continuous": 10}  # epochs a generated dataset is kept
@@ -82,30 +85,64 @@ def _concatenate(datasets):
     return {name: np.concatenate([d[name] for d in datasets]) for name in datasets[0]}
 
 
-def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print):
+def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None):
     """Algorithm 2 with `agent` (TD3 or IQL: `update(batch, rng)`, `policy()`) on real transitions `real`.
 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
-    -> mean return, called every `config.eval_every` steps. Returns [(step, return)].
+    -> mean return, called every `config.eval_every` steps. `checkpoint`: an
+    `.npz` path written at every evaluation and at the end; if it exists the run
+    resumes there (agent, optimizers, generator, synthetic data) without
+    repeating finished steps. Returns [(step, return)].
     """
     if config.source != "real" and model is None:
         raise ValueError(f"source {config.source!r} needs a trained diffusion model")
     kept = deque(maxlen=GENERATIONS[config.generation])
     history, step = [], 0
-    for epoch in range(config.n_epochs):  # l. 4
+    if checkpoint is not None and os.path.exists(checkpoint):
+        step, history = _resume(checkpoint, agent, config, rng, kept)
+        log(f"resumed from {checkpoint} at step {step}")
+    for epoch in range(step // config.steps_per_epoch, config.n_epochs):  # l. 4
         synthetic = None
         if config.source != "real":
-            guided = config.source == "guided" and epoch > 0  # the first generation is unguided
-            scale = config.guidance_scale if guided else 0.0
-            kept.append(generate_transitions(model, agent.policy() if guided else None, scale,
-                                             config.n_trajectories, rng, config.sampler_steps))  # l. 5
+            if step % config.steps_per_epoch == 0:  # not when resuming inside the epoch
+                guided = config.source == "guided" and epoch > 0  # the first generation is unguided
+                scale = config.guidance_scale if guided else 0.0
+                kept.append(generate_transitions(model, agent.policy() if guided else None, scale,
+                                                 config.n_trajectories, rng, config.sampler_steps))  # l. 5
+                log(f"epoch {epoch}: generated {config.n_trajectories} trajectories (λ = {scale}), "
+                    f"{sum(len(d['rewards']) for d in kept)} synthetic transitions in use")
             synthetic = _concatenate(list(kept))
-            log(f"epoch {epoch}: generated {config.n_trajectories} trajectories (λ = {scale}), "
-                f"{len(synthetic['rewards'])} synthetic transitions in use")
-        for _ in range(config.steps_per_epoch):  # l. 6
+        while step < (epoch + 1) * config.steps_per_epoch:  # l. 6
             agent.update(mixed_batch(synthetic, real, config, rng), rng)  # l. 7–8
             step += 1
             if evaluate is not None and step % config.eval_every == 0:
                 history.append((step, float(evaluate())))
                 log(f"  step {step:>8}  eval return {history[-1][1]:.1f}")
+                if checkpoint is not None:
+                    _save(checkpoint, agent, config, rng, kept, step, history)
+    if checkpoint is not None:
+        _save(checkpoint, agent, config, rng, kept, step, history)
     return history
+
+
+def _save(path, agent, config, rng, kept, step, history):
+    arrays = {f"agent/{k}": v for k, v in agent_state_dict(agent).items()}
+    for i, data in enumerate(kept):
+        arrays.update({f"synthetic.{i}/{name}": values for name, values in data.items()})
+    meta = {"kind": "Algorithm2Run", "config": asdict(config), "step": step, "history": history,
+            "rng": rng.bit_generator.state, "n_kept": len(kept)}
+    save_checkpoint(path, arrays, meta)
+
+
+def _resume(path, agent, config, rng, kept):
+    arrays, meta = load_checkpoint(path)
+    if meta.get("kind") != "Algorithm2Run":
+        raise ValueError(f"{path!r} is not an agent training checkpoint")
+    if meta["config"] != asdict(config):
+        raise ValueError(f"{path!r} was written with other settings ({meta['config']}), not {asdict(config)}")
+    load_agent_state_dict(agent, {k[len("agent/"):]: v for k, v in arrays.items() if k.startswith("agent/")})
+    for i in range(meta["n_kept"]):
+        prefix = f"synthetic.{i}/"
+        kept.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+    rng.bit_generator.state = meta["rng"]
+    return meta["step"], [tuple(pair) for pair in meta["history"]]
