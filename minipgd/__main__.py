@@ -15,7 +15,7 @@ from .envs.segments import trajectory_windows
 from .nn import UNetConfig
 from .rl.evaluation import evaluate
 from .rl.iql import IQL, IQLConfig
-from .rl.synthetic import Algorithm2Config, train_agent
+from .rl.synthetic import Algorithm2Config, as_float32, train_agent
 from .rl.td3 import TD3, TD3Config
 
 
@@ -57,7 +57,7 @@ def _train_diffusion(args):
 def _train_agent(args):
     dataset = load_dataset(args.dataset)
     meta, rng = dataset.metadata, np.random.default_rng(args.seed)
-    real = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in dataset.arrays().items()}
+    real = as_float32(dataset.arrays())
     model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
     if args.algo == "iql":
         agent = IQL(dataset.obs_dim, dataset.act_dim, rng, IQLConfig(max_steps=args.epochs * args.steps_per_epoch))

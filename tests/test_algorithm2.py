@@ -6,7 +6,7 @@ from minipgd.diffusion import DiffusionTrainConfig, train_diffusion
 from minipgd.diffusion.trajectory import windows_to_transitions
 from minipgd.envs import PointWorld2D
 from minipgd.nn import UNetConfig
-from minipgd.rl.synthetic import Algorithm2Config, mixed_batch, train_agent
+from minipgd.rl.synthetic import Algorithm2Config, as_float32, mixed_batch, train_agent
 from minipgd.rl.td3 import TD3, TD3Config
 
 WORLD = PointWorld2D()
@@ -17,8 +17,7 @@ def setup():
     raw = WORLD.behavior_dataset(128, np.random.default_rng(0))
     config = DiffusionTrainConfig(steps=60, batch_size=32, log_every=60, unet=UNetConfig(in_channels=6, features=16))
     model = train_diffusion(raw, WORLD.layout, config, log=lambda line: None)
-    real = {k: v.astype(np.float32) if v.dtype.kind == "f" else v
-            for k, v in windows_to_transitions(raw, WORLD.layout).items()}
+    real = as_float32(windows_to_transitions(raw, WORLD.layout))
     return model, real
 
 

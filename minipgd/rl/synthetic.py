@@ -63,7 +63,11 @@ def generate_transitions(model, policy, scale, n_trajectories, rng, sampler_step
     """Alg. 2 l. 5: sample trajectories (guided by `policy` when λ > 0) -> transitions."""
     guidance = None if policy is None or scale == 0 else PolicyGuidance(policy, model.normalizer, scale=scale)
     raw = model.sample(n_trajectories, rng, guidance=guidance, n_steps=sampler_steps)
-    transitions = windows_to_transitions(raw, model.layout)
+    return as_float32(windows_to_transitions(raw, model.layout))
+
+
+def as_float32(transitions):
+    """The agents' dtype: float arrays as float32, flags untouched."""
     return {name: v.astype(np.float32) if v.dtype.kind == "f" else v for name, v in transitions.items()}
 
 
