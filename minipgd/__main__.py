@@ -15,6 +15,7 @@ from .envs.segments import trajectory_windows
 from .nn import UNetConfig
 from .rl.evaluation import evaluate
 from .rl.iql import IQL, IQLConfig
+from .rl.state_norm import StateNormalizer
 from .rl.synthetic import Algorithm2Config, as_float32, train_agent
 from .rl.td3 import TD3, TD3Config
 
@@ -63,6 +64,7 @@ def _train_agent(args):
         agent = IQL(dataset.obs_dim, dataset.act_dim, rng, IQLConfig(max_steps=args.epochs * args.steps_per_epoch))
     else:
         agent = TD3(dataset.obs_dim, dataset.act_dim, rng, TD3Config(alpha=2.5))
+    agent.state_norm = StateNormalizer.fit(real["observations"])  # TD3+BC / CORL IQL: normalized states
     env = make_env(meta["env_id"])
     refs = meta["ref_min_return"], meta["ref_max_return"]
 

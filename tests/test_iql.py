@@ -222,3 +222,13 @@ def test_whole_agent_state_round_trips(rng):
                     [fresh.actor, fresh.value, *fresh.critics, *fresh.critic_targets]):
         np.testing.assert_array_equal(a.parameter_buffers()[0], b.parameter_buffers()[0])
     np.testing.assert_array_equal(trained.actor_optimizer.m, fresh.actor_optimizer.m)
+
+
+def test_iql_policy_sees_normalized_states(rng):
+    from minipgd.rl.state_norm import StateNormalizer
+
+    agent = IQL(3, 2, rng, SMALL)
+    obs = rng.standard_normal((5, 3)).astype(np.float32) * 10 + 4
+    agent.state_norm = StateNormalizer.fit(obs)
+    np.testing.assert_allclose(agent.policy().mean_std(obs)[0], agent.act(obs), rtol=1e-6)
+    np.testing.assert_allclose(agent.act(obs), agent.actor.forward(agent.state_norm(obs)))

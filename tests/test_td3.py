@@ -107,3 +107,17 @@ def test_replay_buffer_wraps_and_keeps_order(rng):
     assert buffer.sample(rng, 8)["observations"].shape == (8, 1)
     with pytest.raises(ValueError, match="empty"):
         ReplayBuffer(1, 1, 2).sample(rng, 1)
+
+
+def test_state_normalization_is_applied_everywhere(rng):
+    from minipgd.rl.state_norm import StateNormalizer
+
+    agent = TD3(3, 2, rng, TD3Config(hidden=(16, 16)))
+    obs = rng.standard_normal((5, 3)).astype(np.float32) * 10 + 4
+    raw_action = agent.act(obs)
+    agent.state_norm = StateNormalizer.fit(obs)
+    normalized = agent.state_norm(obs)
+    np.testing.assert_allclose(normalized.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(agent.act(obs), agent.actor.forward(normalized))
+    assert not np.allclose(agent.act(obs), raw_action)
+    np.testing.assert_allclose(agent.policy().mean_std(obs)[0], agent.actor.forward(normalized), rtol=1e-6)

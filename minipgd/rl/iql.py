@@ -25,6 +25,7 @@ from ..nn.mlp import MLP
 from ..nn.module import Module
 from ..nn.optim import Adam, cosine_lr
 from .policy import LOG_2PI, GaussianPolicy
+from .state_norm import StateNormalizer
 from .td3 import critic_loss, soft_update
 
 
@@ -86,11 +87,12 @@ class GaussianActor(Module):
 class IQLPolicy(GaussianPolicy):
     """IQL's actor as guidance's target policy: N(tanh(MLP(s)), exp(log_std)²) in action space (Sec. 5.1)."""
 
-    def __init__(self, actor):
+    def __init__(self, actor, state_norm=None):
         self.actor, self.obs_dim, self.act_dim = actor, actor.obs_dim, actor.act_dim
+        self.state_norm = state_norm or StateNormalizer.identity(actor.obs_dim)
 
     def _mean_std(self, states):
-        return self.actor.forward(states), np.exp(self.actor.log_std())
+        return self.actor.forward(self.state_norm(states)), np.exp(self.actor.log_std())
 
 
 def expectile_loss(value, obs, q, expectile):
@@ -128,6 +130,7 @@ def awr_loss(actor, obs, actions, weights):
 class IQL:
     def __init__(self, obs_dim, act_dim, rng, config=IQLConfig(), dtype=np.float32):
         self.obs_dim, self.act_dim, self.config, self.dtype = obs_dim, act_dim, config, dtype
+        self.state_norm = StateNormalizer.identity(obs_dim)  # CORL: StateNormalizer.fit(dataset observations)
         hidden = tuple(config.hidden)
         self.actor = GaussianActor(obs_dim, act_dim, hidden, rng, (config.log_std_min, config.log_std_max), dtype)
         self.value = MLP((obs_dim, *hidden, 1), rng, dtype=dtype)
@@ -142,11 +145,11 @@ class IQL:
 
     def act(self, obs):
         """Deterministic action: the Gaussian's mean tanh(MLP(s)) in [-1, 1], (N, obs) -> (N, act)."""
-        return self.actor.forward(np.asarray(obs, dtype=self.dtype))
+        return self.actor.forward(self.state_norm(obs).astype(self.dtype))
 
     def policy(self):
         """The actor as a `GaussianPolicy` for policy guidance (a live view: it follows later updates)."""
-        return IQLPolicy(self.actor)
+        return IQLPolicy(self.actor, self.state_norm)
 
     def update(self, batch, rng):
         """One IQL step on a batch dict (observations, actions, rewards, next_observations, terminations).
@@ -155,7 +158,7 @@ class IQL:
         the target Qs. `rng` is unused (no step of IQL is random); it keeps the signature of `TD3.update`.
         """
         cfg = self.config
-        obs, actions = batch["observations"].astype(self.dtype), batch["actions"].astype(self.dtype)
+        obs, actions = self.state_norm(batch["observations"]).astype(self.dtype), batch["actions"].astype(self.dtype)
         inputs = np.concatenate([obs, actions], axis=1)
         q_target = np.minimum(*(target.forward(inputs) for target in self.critic_targets))
         info = {}
@@ -182,7 +185,7 @@ class IQL:
 
     def _td_target(self, batch):
         """y = r + γ (1 − d) V(s') (IQL Eq. 6), a constant: (N, 1)."""
-        next_v = self.value.forward(batch["next_observations"].astype(self.dtype))
+        next_v = self.value.forward(self.state_norm(batch["next_observations"]).astype(self.dtype))
         not_done = 1.0 - batch["terminations"].astype(self.dtype)[:, None]
         return (batch["rewards"][:, None] + self.config.discount * not_done * next_v).astype(self.dtype)
 

@@ -16,6 +16,7 @@ from ..nn.checkpoint import load_checkpoint, save_checkpoint
 from ..nn.mlp import MLP
 from ..nn.optim import Adam
 from .policy import DeterministicGaussianPolicy
+from .state_norm import StateNormalizer
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def actor_loss(actor, critic, obs, actions=None, alpha=None):
 class TD3:
     def __init__(self, obs_dim, act_dim, rng, config=TD3Config(), dtype=np.float32):
         self.obs_dim, self.act_dim, self.config, self.dtype = obs_dim, act_dim, config, np.dtype(dtype)
+        self.state_norm = StateNormalizer.identity(obs_dim)  # TD3+BC: StateNormalizer.fit(dataset observations)
         hidden, self.actor_hidden = tuple(config.hidden), tuple(config.actor_hidden or config.hidden)
         self.actor = MLP((obs_dim, *self.actor_hidden, act_dim), rng, squash=True, dtype=dtype)
         self.critics = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
@@ -76,7 +78,7 @@ class TD3:
 
     def act(self, obs):
         """Deterministic action π(s) in [-1, 1]: (N, obs) -> (N, act)."""
-        return self.actor.forward(np.asarray(obs, dtype=self.dtype))
+        return self.actor.forward(self.state_norm(obs).astype(self.dtype))
 
     def policy(self):
         """The actor as the Gaussian policy guidance needs: N(π(s), 1) (Sec. 5.1)."""
@@ -87,8 +89,9 @@ class TD3:
         cfg = self.config
         noise = np.clip(cfg.policy_noise * rng.standard_normal((len(batch["rewards"]), self.act_dim)),
                         -cfg.noise_clip, cfg.noise_clip)
-        next_action = np.clip(self.actor_target.forward(batch["next_observations"]) + noise, -1.0, 1.0)
-        next_inputs = np.concatenate([batch["next_observations"], next_action], axis=1).astype(np.float32)
+        next_obs = self.state_norm(batch["next_observations"])
+        next_action = np.clip(self.actor_target.forward(next_obs) + noise, -1.0, 1.0)
+        next_inputs = np.concatenate([next_obs, next_action], axis=1).astype(np.float32)
         next_q = np.minimum(*(target.forward(next_inputs) for target in self.critic_targets))
         not_done = 1.0 - batch["terminations"].astype(np.float32)[:, None]
         return (batch["rewards"][:, None] + cfg.discount * not_done * next_q).astype(np.float32)
@@ -97,7 +100,8 @@ class TD3:
         """One TD3 step on a batch dict (observations, actions, rewards, next_observations, terminations)."""
         cfg = self.config
         target = self._target_q(batch, rng)
-        inputs = np.concatenate([batch["observations"], batch["actions"]], axis=1).astype(np.float32)
+        obs = self.state_norm(batch["observations"])
+        inputs = np.concatenate([obs, batch["actions"]], axis=1).astype(np.float32)
         info = {}
         for i, (critic, optimizer) in enumerate(zip(self.critics, self.critic_optimizers)):
             critic.zero_grad()
@@ -106,7 +110,6 @@ class TD3:
         self.updates += 1
         if self.updates % cfg.policy_delay == 0:
             self.actor.zero_grad()
-            obs = batch["observations"].astype(np.float32)
             info["actor_loss"] = actor_loss(self.actor, self.critics[0], obs, batch["actions"], cfg.alpha)
             self.actor_optimizer.step()
             for target, source in zip([self.actor_target, *self.critic_targets], [self.actor, *self.critics]):
