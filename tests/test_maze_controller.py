@@ -130,3 +130,16 @@ def test_collection_rejects_other_envs_and_empty_requests():
         collect_waypoint_episodes(make_env("Hopper-v5"), 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="must be positive"):
         collect_waypoint_episodes(make_env("maze2d-umaze"), 0, np.random.default_rng(0))
+
+
+def test_rewards_are_relabelled_to_the_evaluation_goal():
+    from minipgd.envs.collect import collect_dataset
+    from minipgd.envs.maze_controller import relabel_to_evaluation_goal
+
+    env = make_env("maze2d-umaze")
+    goal = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))
+    next_obs = np.array([[*goal, 0.0, 0.0], [*(goal + 0.3), 0.0, 0.0], [*(goal + 1.0), 0.0, 0.0]])
+    np.testing.assert_array_equal(relabel_to_evaluation_goal(env, next_obs, (1, 1)), [1.0, 1.0, 0.0])
+    data = collect_dataset("maze2d-umaze", 600, seed=0, log=lambda line: None)
+    near = np.linalg.norm(data.next_observations[:, :2] - goal, axis=1) <= 0.45
+    np.testing.assert_array_equal(data.rewards, near.astype(float))

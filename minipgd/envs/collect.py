@@ -10,7 +10,9 @@
   then the actor snapshot of every 5,000 steps with the training's exploration
   noise, up to the medium point (see `behavior.py`). Its size is that of the
   buffer, whatever `n_transitions` says.
-* `waypoints` (maze2d): the waypoint controller of `maze_controller.py`.
+* `waypoints` (maze2d): the waypoint controller of `maze_controller.py`, chasing
+  random goals; rewards are then relabelled to D4RL's fixed evaluation goal, as
+  D4RL did for its maze2d datasets.
 """
 import time
 from pathlib import Path
@@ -99,9 +101,10 @@ def collect_dataset(name, n_transitions, seed, policy_dir=POLICY_DIR, log=print)
     rng = np.random.default_rng(seed)
     env = make_env(name, seed=episode_seed(rng))
     if spec.recipe == "waypoints":
-        from .maze_controller import collect_waypoint_episodes
+        from .maze_controller import collect_waypoint_episodes, relabel_to_evaluation_goal
 
         arrays = collect_waypoint_episodes(env, n_transitions, rng)
+        arrays["rewards"] = relabel_to_evaluation_goal(env, arrays["next_observations"], spec.eval_goal_cell)
     elif spec.recipe == "medium-replay":
         act, n_replay = _replay_policy(Path(policy_dir) / f"{name}.npz")
         log(f"  medium-replay re-rolls the training's replay buffer: {n_replay} transitions")

@@ -181,3 +181,15 @@ def _point_maze(env):
         raise ValueError(f"env {spec_id!r} is not a gymnasium-robotics PointMaze; expected e.g. "
                          f"make_env('maze2d-umaze')")
     return maze_env
+
+
+def relabel_to_evaluation_goal(env, next_observations, goal_cell):
+    """Sparse rewards w.r.t. the fixed evaluation goal, as D4RL relabelled its maze2d datasets.
+
+    The controller chases random goals, but agents are evaluated on one goal cell
+    (D4RL's `relabel_maze2d_rewards.py`): reward 1 where the point ends a step
+    within PointMaze's success radius of that cell's centre, else 0.
+    """
+    maze_env = _point_maze(env)
+    goal = maze_env.maze.cell_rowcol_to_xy(np.asarray(goal_cell))
+    return (np.linalg.norm(next_observations[:, :2] - goal, axis=1) <= SUCCESS_RADIUS).astype(np.float64)
