@@ -60,8 +60,7 @@ def _policy_terms(tau, policy, normalizer):
     raw = normalizer.decode(tau)
     states = raw[:, layout.obs].transpose(0, 2, 1)  # (B, H, obs)
     actions = raw[:, layout.act].transpose(0, 2, 1)  # (B, H, act)
-    _, std = policy.mean_std(states)
-    grad_raw = policy.grad_log_prob(states, actions)  # closed form, Eq. 11
+    grad_raw, std = policy.grad_log_prob_and_std(states, actions)  # closed form, Eq. 11
     return grad_raw.transpose(0, 2, 1), std.transpose(0, 2, 1), normalizer.action_jacobian(tau)
 
 

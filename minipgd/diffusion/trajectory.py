@@ -68,20 +68,14 @@ class TrajectoryNormalizer:
     def fit(cls, raw, layout, squash_actions=True):
         """Statistics of raw trajectories (N, C, H) in environment units."""
         raw = check_trajectories(raw, layout)
-        unsquashed = cls(layout, np.zeros(layout.channels), np.ones(layout.channels), squash_actions)._unsquash(raw)
+        unsquashed = _unsquash(raw, layout, squash_actions)
         std = unsquashed.std(axis=(0, 2))
         return cls(layout, unsquashed.mean(axis=(0, 2)), np.where(std > 0, std, 1.0), squash_actions)
-
-    def _unsquash(self, raw):
-        out = np.array(raw, dtype=np.float64)
-        if self.squash_actions:
-            out[:, self.layout.act] = np.arctanh(np.clip(out[:, self.layout.act], -ACTION_CLIP, ACTION_CLIP))
-        return out
 
     def encode(self, raw):
         """Environment units -> model space."""
         raw = check_trajectories(raw, self.layout)
-        return (self._unsquash(raw) - self.mean[:, None]) / self.std[:, None]
+        return (_unsquash(raw, self.layout, self.squash_actions) - self.mean[:, None]) / self.std[:, None]
 
     def decode(self, tau):
         """Model space -> environment units (actions squashed back into [-1, 1])."""
@@ -105,6 +99,14 @@ class TrajectoryNormalizer:
     @classmethod
     def from_state_dict(cls, layout, state):
         return cls(layout, state["mean"], state["std"], bool(state["squash_actions"]))
+
+
+def _unsquash(raw, layout, squash_actions):
+    """Raw trajectories with actions mapped through arctanh (when squashed), as float64 copies."""
+    out = np.array(raw, dtype=np.float64)
+    if squash_actions:
+        out[:, layout.act] = np.arctanh(np.clip(out[:, layout.act], -ACTION_CLIP, ACTION_CLIP))
+    return out
 
 
 def check_trajectories(tau, layout, horizon=None):

@@ -16,6 +16,8 @@ from collections import deque
 
 import numpy as np
 
+from ..rl.evaluation import episode_seed
+
 WALL = 1
 P_GAIN = 10.0  # D4RL waypoint_controller.py
 D_GAIN = -1.0  # D4RL waypoint_controller.py; it multiplies the velocity, so it damps
@@ -136,7 +138,7 @@ def collect_waypoint_episodes(env, n_transitions, rng, p_gain=P_GAIN, d_gain=D_G
     maze_env = _point_maze(env)
     controller = WaypointController(maze_env, rng, p_gain, d_gain, action_noise)
     rows = []
-    obs, _ = env.reset(seed=_draw_seed(rng))
+    obs, _ = env.reset(seed=episode_seed(rng))
     for _ in range(n_transitions):
         action = controller.act(obs, maze_env.goal)
         next_obs, reward, terminated, truncated, info = env.step(action)
@@ -144,7 +146,7 @@ def collect_waypoint_episodes(env, n_transitions, rng, p_gain=P_GAIN, d_gain=D_G
                      "next_observations": next_obs["observation"], "terminations": terminated,
                      "truncations": truncated})
         if terminated or truncated:
-            obs, _ = env.reset(seed=_draw_seed(rng))
+            obs, _ = env.reset(seed=episode_seed(rng))
             continue
         if np.linalg.norm(next_obs["achieved_goal"] - maze_env.goal) <= SOLVE_RADIUS:
             _set_new_goal(maze_env, next_obs["achieved_goal"], rng)
@@ -168,10 +170,6 @@ def _set_new_goal(maze_env, point_xy, rng):
         goal = maze.cell_rowcol_to_xy(cell) + rng.uniform(-noise, noise, size=2)
     maze_env.goal = goal
     maze_env.update_target_site_pos()
-
-
-def _draw_seed(rng):
-    return int(rng.integers(2**31 - 1))
 
 
 def _point_maze(env):

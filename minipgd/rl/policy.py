@@ -58,9 +58,13 @@ class GaussianPolicy:
 
     def grad_log_prob(self, states, actions):
         """∇_a log π(a|s) = −(a − μ(s)) / σ(s)²: (..., act_dim)."""
+        return self.grad_log_prob_and_std(states, actions)[0]
+
+    def grad_log_prob_and_std(self, states, actions):
+        """(∇_a log π(a|s), σ(s)) from one evaluation of the policy: both (..., act_dim)."""
         actions = self._check_actions(states, actions)
         mean, std = self.mean_std(states)
-        return -(actions - mean) / std**2
+        return -(actions - mean) / std**2, std
 
     def sample(self, states, rng):
         mean, std = self.mean_std(states)
