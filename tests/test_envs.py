@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from minipgd.envs.mujoco import set_state_from_observation, step_from_observation
+from minipgd.envs.mujoco import replay_actions, set_state_from_observation, step_from_observation
 from minipgd.envs.registry import make_env, parse_dataset_name
 
 MUJOCO_ENV_IDS = ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"]
@@ -76,6 +76,19 @@ def test_step_from_observation_reproduces_rollout(env_id, rng):
         assert terminated == terminals[t]
         checked += 1
     assert checked >= 5  # Walker2d under random actions exceeds the clip on most steps
+
+
+def test_open_loop_replay_follows_the_recorded_halfcheetah_episode(rng):
+    env = make_env("HalfCheetah-v5")
+    obs, actions, _, _ = rollout(env, rng, steps=16)
+    visited = replay_actions(make_env("HalfCheetah-v5"), obs[0], np.array(actions))
+    assert visited.shape == (17, 17)
+    np.testing.assert_allclose(visited, np.array(obs), rtol=0, atol=1e-9)
+
+
+def test_replay_rejects_a_flat_action_vector():
+    with pytest.raises(ValueError, match=r"\(k, act_dim\)"):
+        replay_actions(make_env("HalfCheetah-v5"), np.zeros(17), np.zeros(6))
 
 
 def test_wrong_observation_size_says_expected_size():

@@ -5,8 +5,9 @@ import pytest
 from minipgd.nn.gradcheck import central_difference, relative_error
 from minipgd.nn.mlp import MLP
 from minipgd.rl.iql import (IQL, GaussianActor, IQLConfig, advantage_weights, awr_loss, expectile_loss,
-                            load_actor, q_loss)
+                            load_actor, load_policy, q_loss)
 from minipgd.rl.policy import GaussianPolicy
+from minipgd.rl.state_norm import StateNormalizer
 from minipgd.rl.td3 import TD3, TD3Config
 
 F64 = np.float64
@@ -188,15 +189,20 @@ def test_equal_advantages_clone_the_dataset_action(rng):
     assert end < 0.1 * start and end < 0.05
 
 
-def test_actor_round_trip(tmp_path, rng):
+def test_actor_round_trip_keeps_the_state_normalization(tmp_path, rng):
     agent = IQL(3, 2, rng, SMALL)
     agent.actor.params["log_std"][:] = [-1.0, 0.5]
+    agent.state_norm = StateNormalizer.fit(rng.standard_normal((50, 3)) * 4.0 + 2.0)
     agent.save_actor(tmp_path / "actor.npz", {"eval_return": 1.0})
-    actor, meta = load_actor(tmp_path / "actor.npz")
+    actor, state_norm, meta = load_actor(tmp_path / "actor.npz")
     obs = rng.standard_normal((5, 3)).astype(np.float32)
-    np.testing.assert_array_equal(actor.forward(obs), agent.act(obs))
+    np.testing.assert_array_equal(actor.forward(state_norm(obs)), agent.act(obs))
     np.testing.assert_array_equal(actor.log_std(), agent.actor.log_std())
     assert meta["eval_return"] == 1.0 and meta["kind"] == "IQLActor"
+    mean, std = load_policy(tmp_path / "actor.npz").mean_std(obs)
+    expected_mean, expected_std = agent.policy().mean_std(obs)
+    np.testing.assert_array_equal(mean, expected_mean)
+    np.testing.assert_array_equal(std, expected_std)
 
 
 def test_loading_a_td3_actor_as_iql_says_what_it_holds(tmp_path, rng):

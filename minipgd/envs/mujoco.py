@@ -39,13 +39,33 @@ def step_from_observation(env, obs, action):
     Steps the unwrapped env, so the time limit and its step counter are not touched. For
     PointMaze, next_obs is the flat [x, y, vx, vy], like `obs`.
     """
+    set_state_from_observation(env, obs)
+    return _step(env, action)
+
+
+def replay_actions(env, first_obs, actions):
+    """Open-loop replay (Sec. 5.3): set the state from `first_obs`, apply `actions` (k, act) in turn.
+
+    Returns the k + 1 observations the real simulator visits, (k + 1, obs_dim), the first
+    being `first_obs` itself. Terminations are ignored: the replay always runs k steps.
+    """
+    actions = np.asarray(actions, dtype=np.float64)
+    if actions.ndim != 2:
+        raise ValueError(f"actions must be (k, act_dim), got shape {actions.shape}")
+    set_state_from_observation(env, first_obs)
+    visited = [np.asarray(first_obs, dtype=np.float64)]
+    for action in actions:
+        visited.append(_step(env, action)[0])
+    return np.stack(visited)
+
+
+def _step(env, action):
     env_id = _env_id(env)
     action = _as_vector("action", action, env.action_space.shape[0], env_id)
-    set_state_from_observation(env, obs)
     next_obs, reward, terminated, _, _ = env.unwrapped.step(action)
     if is_point_maze(env_id):
         next_obs = next_obs["observation"]
-    return next_obs, float(reward), bool(terminated)
+    return np.asarray(next_obs, dtype=np.float64), float(reward), bool(terminated)
 
 
 def _env_id(env):

@@ -1,4 +1,4 @@
-"""Multi-layer perceptron: Linear -> ReLU -> ... -> Linear (-> tanh), the agents' networks."""
+"""Multi-layer perceptron: Linear -> ReLU -> ... -> Linear (-> tanh), the agents' and world models' networks."""
 import numpy as np
 
 from .layers import Linear, ReLU
@@ -15,9 +15,12 @@ class Tanh(Module):
 
 
 class MLP(Module):
-    """sizes = (in, hidden..., out); `squash=True` ends with tanh (a deterministic actor in [-1, 1])."""
+    """sizes = (in, hidden..., out); `squash=True` ends with tanh (a deterministic actor in [-1, 1]).
 
-    def __init__(self, sizes, rng, squash=False, dtype=np.float32):
+    `activation`: the hidden layers' activation class (ReLU; the PETS world model uses SiLU, "swish").
+    """
+
+    def __init__(self, sizes, rng, squash=False, dtype=np.float32, activation=ReLU):
         super().__init__()
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"MLP sizes must be at least (in, out), all positive, got {sizes}")
@@ -26,7 +29,7 @@ class MLP(Module):
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             self.layers.append(Linear(n_in, n_out, rng, dtype))
             if i < len(sizes) - 2:
-                self.layers.append(ReLU())
+                self.layers.append(activation())
         if squash:
             self.layers.append(Tanh())
 

@@ -190,18 +190,27 @@ class IQL:
         return (batch["rewards"][:, None] + self.config.discount * not_done * next_v).astype(self.dtype)
 
     def save_actor(self, path, meta=None):
-        save_checkpoint(path, self.actor.state_dict(), {"kind": "IQLActor", "obs_dim": self.obs_dim,
-                                                        "act_dim": self.act_dim, "hidden": list(self.actor.hidden),
-                                                        "log_std_min": self.actor.log_std_min,
-                                                        "log_std_max": self.actor.log_std_max, **(meta or {})})
+        """The actor and the state normalization it acts through (everything `load_policy` needs)."""
+        arrays = {**self.actor.state_dict(), "state_norm.shift": self.state_norm.shift,
+                  "state_norm.scale": self.state_norm.scale}
+        save_checkpoint(path, arrays, {"kind": "IQLActor", "obs_dim": self.obs_dim, "act_dim": self.act_dim,
+                                       "hidden": list(self.actor.hidden), "log_std_min": self.actor.log_std_min,
+                                       "log_std_max": self.actor.log_std_max, **(meta or {})})
 
 
 def load_actor(path):
-    """A `GaussianActor` saved by `IQL.save_actor`, and the checkpoint's metadata; wrap it in `IQLPolicy` to guide."""
+    """A `GaussianActor` saved by `IQL.save_actor`, its `StateNormalizer` and the checkpoint's metadata."""
     arrays, meta = load_checkpoint(path)
     if meta.get("kind") != "IQLActor":
         raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not an IQL actor")
     actor = GaussianActor(meta["obs_dim"], meta["act_dim"], meta["hidden"], np.random.default_rng(0),
                           (meta["log_std_min"], meta["log_std_max"]))
+    state_norm = StateNormalizer(arrays.pop("state_norm.shift"), arrays.pop("state_norm.scale"))
     actor.load_state_dict(arrays)
-    return actor, meta
+    return actor, state_norm, meta
+
+
+def load_policy(path):
+    """A saved IQL actor as a target policy for guidance (`IQLPolicy`)."""
+    actor, state_norm, _ = load_actor(path)
+    return IQLPolicy(actor, state_norm)
