@@ -27,7 +27,7 @@ def log(line):
 
 def _train_behavior(args):
     train_behavior(args.env, args.steps, args.medium_return, args.seed, args.out, force=args.force, log=log,
-                   command="python -m minipgd " + shlex.join(sys.argv[1:]))
+                   command=args.command_line)
 
 
 def _collect(args):
@@ -82,6 +82,26 @@ def _train_agent(args):
         print(f"final {'normalized score' if refs[0] is not None else 'return'}: {history[-1][1]:.1f}")
 
 
+def _experiment(args):
+    from .experiments.section53 import Section53Config, run_section53
+    from .experiments.section53_report import plot_dynamics_error, plot_error_against_likelihood, plot_likelihood
+    from .experiments.section53_report import section53_table
+    from .nn.checkpoint import write_text_atomically
+
+    config = Section53Config.tiny() if args.tiny else Section53Config()
+    results = run_section53(args.work_dir or f"runs/{args.name}", config, log=log)
+    figures, tables = Path(args.figures), Path(args.results)
+    figures.mkdir(parents=True, exist_ok=True)
+    plot_likelihood(results, figures / "fig5_likelihood.png")
+    plot_dynamics_error(results, figures / "fig6_dynamics_error.png")
+    plot_error_against_likelihood(results, figures / "sec53_error_vs_likelihood.png")
+    table = section53_table(results, args.command_line)
+    write_text_atomically(tables / "section53.md", "# Section 5.3 at CPU scale\n\n" + table)
+    print(table)
+    print(f"wrote {figures / 'fig5_likelihood.png'}, {figures / 'fig6_dynamics_error.png'}, "
+          f"{figures / 'sec53_error_vs_likelihood.png'} and {tables / 'section53.md'}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minipgd", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,7 +148,17 @@ def main(argv=None):
     agent.add_argument("--seed", type=int, default=0)
     agent.add_argument("--checkpoint", help="run state (.npz), written at every evaluation; rerun to resume")
     agent.set_defaults(run=_train_agent)
+    experiment = commands.add_parser("experiment", help="run one of the paper's experiments; writes figures/tables")
+    experiment.add_argument("name", choices=["section53"],
+                            help="section53: likelihood vs λ (Fig. 5) and dynamics error (Fig. 6) on halfcheetah")
+    experiment.add_argument("--work-dir", help="datasets, models and raw results are kept here and reused by a "
+                                               "rerun (default runs/NAME)")
+    experiment.add_argument("--figures", default="figures", help="where the PNGs go (default figures/)")
+    experiment.add_argument("--results", default="results", help="where the markdown table goes (default results/)")
+    experiment.add_argument("--tiny", action="store_true", help="a smoke run of the whole pipeline in seconds")
+    experiment.set_defaults(run=_experiment)
     args = parser.parse_args(argv)
+    args.command_line = "python -m minipgd " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
         args.run(args)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:

@@ -19,14 +19,24 @@ def save_checkpoint(path, arrays, meta=None):
     """Write {name: array} and a JSON-serialisable `meta` dict to `path` atomically."""
     if _META_KEY in arrays:
         raise ValueError(f"array name {_META_KEY!r} is reserved")
+    _write_atomically(path, lambda f: np.savez(f, **arrays, **{_META_KEY: np.array(json.dumps(meta or {}))}))
+
+
+def write_text_atomically(path, text):
+    """Write a text file (results, tables) the same way: whole or not at all."""
+    _write_atomically(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _write_atomically(path, write):
+    """Temp file in the target folder, fsync, then `os.replace`: a crash never leaves half a file."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
     try:
         os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes it private; give it a normal file's mode
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, **{_META_KEY: np.array(json.dumps(meta or {}))})
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -19,7 +19,8 @@ class SiLU(Module):
 
     def forward(self, x):
         self.x = x
-        self.sigmoid = 1.0 / (1.0 + np.exp(-x))
+        with np.errstate(over="ignore"):  # exp(−x) = inf for very negative x gives sigmoid 0, as it should
+            self.sigmoid = 1.0 / (1.0 + np.exp(-x))
         return x * self.sigmoid
 
     def backward(self, dy):

@@ -1,0 +1,26 @@
+"""Summary statistics over seeds: mean ± standard error, Welch's t-test (the paper's shading, Table 2)."""
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def mean_se(values):
+    """(mean, standard error of the mean) over the first axis; the error is NaN for a single value."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        raise ValueError("need at least one value for a mean")
+    se = np.std(values, axis=0, ddof=1) / math.sqrt(len(values)) if len(values) > 1 else np.full(values.shape[1:], np.nan)
+    return np.mean(values, axis=0), se
+
+
+def format_mean_se(values, digits=1):
+    mean, se = mean_se(values)
+    return f"{mean:.{digits}f} ± {se:.{digits}f}" if np.isfinite(se) else f"{mean:.{digits}f}"
+
+
+def welch_p_value(a, b):
+    """Two-sided p-value of Welch's unequal-variance t-test; NaN with fewer than 2 values per side."""
+    if min(len(a), len(b)) < 2:
+        return math.nan
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)

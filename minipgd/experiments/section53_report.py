@@ -1,0 +1,133 @@
+"""Figures 5 and 6 and the Section 5.3 table, from the results of `run_section53`."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..analysis.stats import mean_se  # noqa: E402
+
+COLORS = {"pgd": "tab:purple", "unguided": "tab:gray", "pets": "tab:orange", "data": "tab:blue"}
+
+
+def _short(name):
+    return name.split("-", 1)[1]  # "halfcheetah-expert" -> "expert"
+
+
+def _band(ax, x, values, color, label, **style):
+    mean, se = mean_se(values)
+    ax.plot(x, mean, color=color, label=label, **style)
+    if np.all(np.isfinite(se)):
+        ax.fill_between(x, mean - se, mean + se, color=color, alpha=0.25, lw=0)
+
+
+def _mean_error(per_step):
+    """Mean dynamics error over rollout steps 1 .. H−1 (step 0 is the shared start state), per seed."""
+    return np.asarray(per_step)[:, 1:].mean(axis=1)
+
+
+def plot_likelihood(results, path):
+    """Fig. 5: mean log π(a|s) of synthetic actions against λ, one panel per target policy."""
+    targets = results["targets"]
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False)
+    for ax, (name, res) in zip(axes[0], targets.items()):
+        scales = [float(s) for s in res["pgd"]]
+        _band(ax, scales, np.array([v["log_likelihood"] for v in res["pgd"].values()]).T, COLORS["pgd"],
+              "policy-guided diffusion", marker="o")
+        _band(ax, [scales[0], scales[-1]], np.repeat(np.array(res["pets"]["log_likelihood"])[:, None], 2, 1),
+              COLORS["pets"], "PETS (truncated world model)", ls="--")
+        ax.axhline(res["behavior_data_log_likelihood"], color=COLORS["data"], ls=":", label="behavior data")
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
+        ax.set_xlabel("guidance coefficient λ")
+    axes[0, 0].set_ylabel("mean log π_target(a|s)")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_dynamics_error(results, path):
+    """Fig. 6: dynamics MSE against rollout step, PGD at λ = 1, unguided diffusion and PETS."""
+    targets = results["targets"]
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False, sharey=True)
+    for ax, (name, res) in zip(axes[0], targets.items()):
+        steps = np.arange(len(res["pets"]["dynamics_error"][0]))
+        _band(ax, steps, res["pgd"]["0.0"]["dynamics_error"], COLORS["unguided"], "unguided diffusion (λ = 0)")
+        _band(ax, steps, res["pgd"]["1.0"]["dynamics_error"], COLORS["pgd"], "policy-guided diffusion (λ = 1)")
+        _band(ax, steps, res["pets"]["dynamics_error"], COLORS["pets"], "PETS")
+        ax.set_yscale("log")
+        ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
+        ax.set_xlabel("rollout step")
+    axes[0, 0].set_ylabel("dynamics MSE (real simulator)")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_error_against_likelihood(results, path):
+    """Both metrics at once: PGD over the λ grid as a curve, PETS as a point (± standard error)."""
+    targets = results["targets"]
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False)
+    for ax, (name, res) in zip(axes[0], targets.items()):
+        likelihood = [mean_se(v["log_likelihood"]) for v in res["pgd"].values()]
+        error = [mean_se(_mean_error(v["dynamics_error"])) for v in res["pgd"].values()]
+        ax.errorbar([m for m, _ in likelihood], [m for m, _ in error], xerr=[s for _, s in likelihood],
+                    yerr=[s for _, s in error], color=COLORS["pgd"], marker="o", label="PGD (λ grid)")
+        for scale, (x, _), (y, _) in zip(res["pgd"], likelihood, error):
+            ax.annotate(f"λ={float(scale):g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        (x, sx), (y, sy) = mean_se(res["pets"]["log_likelihood"]), mean_se(_mean_error(res["pets"]["dynamics_error"]))
+        ax.errorbar([x], [y], xerr=[sx], yerr=[sy], color=COLORS["pets"], marker="s", ls="", label="PETS")
+        ax.set_yscale("log")
+        ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
+        ax.set_xlabel("mean log π_target(a|s)")
+    axes[0, 0].set_ylabel("mean dynamics MSE, steps 1–15")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _cell(values, digits):
+    mean, se = mean_se(values)
+    return f"{mean:.{digits}f} ± {se:.{digits}f}" if np.isfinite(se) else f"{mean:.{digits}f}"
+
+
+def matched_lambda(res):
+    """The smallest λ of the grid whose mean likelihood reaches PETS' (None if none does)."""
+    pets = np.mean(res["pets"]["log_likelihood"])
+    for scale, v in res["pgd"].items():
+        if np.mean(v["log_likelihood"]) >= pets:
+            return scale
+    return None
+
+
+def section53_table(results, command):
+    """Markdown: likelihood by λ (Fig. 5), dynamics error (Fig. 6), and the error at matched likelihood."""
+    cfg, targets = results["config"], results["targets"]
+    scales = list(next(iter(targets.values()))["pgd"])
+    lines = [f"Produced by `{command}` in {results['seconds'] / 60:.1f} min (models + measurements; "
+             f"{len(cfg['diffusion_seeds'])} diffusion seeds, {len(cfg['pets_seeds'])} PETS seeds, "
+             f"{cfg['n_trajectories']} trajectories of H = {cfg['horizon']} each, mean ± standard error over seeds).",
+             "", "**Mean log π_target(a|s) of synthetic actions (Fig. 5)**", "",
+             "| target policy | " + " | ".join(f"λ = {float(s):g}" for s in scales) + " | PETS | behavior data |",
+             "|---|" + "---:|" * (len(scales) + 2)]
+    for name, res in targets.items():
+        cells = [_cell(res["pgd"][s]["log_likelihood"], 2) for s in scales]
+        lines.append(f"| IQL on {_short(name)} | " + " | ".join(cells)
+                     + f" | {_cell(res['pets']['log_likelihood'], 2)} | {res['behavior_data_log_likelihood']:.2f} |")
+    lines += ["", f"**Dynamics MSE against the real simulator, mean over steps 1–{cfg['horizon'] - 1} (Fig. 6)**", "",
+              "| target policy | unguided (λ = 0) | PGD (λ = 1) | PETS | λ matching PETS' likelihood | PGD at that λ |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for name, res in targets.items():
+        match = matched_lambda(res)
+        errors = [_cell(_mean_error(values), 4) for values in (res["pgd"]["0.0"]["dynamics_error"],
+                                                               res["pgd"]["1.0"]["dynamics_error"],
+                                                               res["pets"]["dynamics_error"])]
+        if match is None:
+            errors += ["not reached", "—"]
+        else:
+            errors += [f"{float(match):g}", _cell(_mean_error(res["pgd"][match]["dynamics_error"]), 4)]
+        lines.append(f"| IQL on {_short(name)} | " + " | ".join(errors) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""The Section 5.3 pipeline end to end in its tiny configuration: figures, table, cached models."""
+import json
+
+import numpy as np
+import pytest
+
+from minipgd.__main__ import main
+from minipgd.experiments.section53 import Section53Config
+from minipgd.experiments.section53_report import matched_lambda
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("section53")
+    argv = ["experiment", "section53", "--tiny", "--work-dir", str(root / "work"), "--figures", str(root / "fig"),
+            "--results", str(root / "res")]
+    main(argv)
+    return root, argv
+
+
+def test_tiny_run_writes_both_figures_and_the_table(tiny_run):
+    root, _ = tiny_run
+    for name in ("fig5_likelihood.png", "fig6_dynamics_error.png", "sec53_error_vs_likelihood.png"):
+        assert (root / "fig" / name).stat().st_size > 10_000
+    table = (root / "res" / "section53.md").read_text()
+    assert "python -m minipgd experiment section53 --tiny" in table
+    assert table.count("| IQL on ") == 6  # three target policies in each of the two tables
+
+
+def test_results_hold_every_seed_lambda_and_step(tiny_run):
+    root, _ = tiny_run
+    config = Section53Config.tiny()
+    results = json.loads((root / "work" / "section53.json").read_text())
+    assert set(results["targets"]) == set(config.targets)
+    for res in results["targets"].values():
+        assert set(res["pgd"]) == {str(s) for s in config.lambdas}
+        for values in (*res["pgd"].values(), res["pets"]):
+            assert len(values["log_likelihood"]) in (len(config.diffusion_seeds), len(config.pets_seeds))
+            errors = np.array(values["dynamics_error"])
+            assert errors.shape[1] == config.horizon and np.all(errors[:, 0] == 0.0) and np.all(errors[:, 1:] > 0)
+
+
+def test_rerun_reuses_the_trained_models_and_reproduces_the_numbers(tiny_run, capsys):
+    root, argv = tiny_run
+    before = json.loads((root / "work" / "section53.json").read_text())
+    main(argv)
+    out = capsys.readouterr().out
+    assert "trained the IQL" not in out and "training diffusion" not in out and "world model step" not in out
+    after = json.loads((root / "work" / "section53.json").read_text())
+    assert after["targets"] == before["targets"]
+
+
+def test_matched_lambda_is_the_first_grid_value_reaching_pets():
+    res = {"pets": {"log_likelihood": [-5.0, -4.0]},
+           "pgd": {"0.0": {"log_likelihood": [-9.0]}, "1.0": {"log_likelihood": [-4.4]},
+                   "3.0": {"log_likelihood": [-2.0]}}}
+    assert matched_lambda(res) == "1.0"
+    res["pets"]["log_likelihood"] = [0.0]
+    assert matched_lambda(res) is None
+
+
+def test_grid_without_lambda_one_is_rejected():
+    with pytest.raises(ValueError, match="must contain 0"):
+        Section53Config(lambdas=(0.0, 3.0))
