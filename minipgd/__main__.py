@@ -1,23 +1,22 @@
 """Command line: `python -m minipgd <command> --help`."""
 import argparse
+import json
 import shlex
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
 
 from .diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
 from .envs.behavior import POLICY_DIR, train_behavior
 from .envs.collect import collect_dataset
-from .envs.dataset import load_dataset, normalized_score, save_dataset, summary
-from .envs.registry import DATASETS, evaluation_reset_options, make_env
+from .envs.dataset import load_dataset, save_dataset, summary
+from .envs.registry import DATASETS
 from .envs.segments import trajectory_windows
 from .nn import UNetConfig
-from .rl.evaluation import evaluate
-from .rl.iql import IQL, IQLConfig
-from .rl.state_norm import StateNormalizer
-from .rl.synthetic import Algorithm2Config, as_float32, train_agent
-from .rl.td3 import TD3, TD3Config
+from .nn.checkpoint import write_text_atomically
+from .rl.offline_run import ALGORITHMS, run_offline_agent
+from .rl.synthetic import Algorithm2Config
 
 
 def log(line):
@@ -57,39 +56,31 @@ def _train_diffusion(args):
 
 def _train_agent(args):
     dataset = load_dataset(args.dataset)
-    meta, rng = dataset.metadata, np.random.default_rng(args.seed)
-    real = as_float32(dataset.arrays())
     model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
-    if args.algo == "iql":
-        agent = IQL(dataset.obs_dim, dataset.act_dim, rng, IQLConfig(max_steps=args.epochs * args.steps_per_epoch))
-    else:
-        agent = TD3(dataset.obs_dim, dataset.act_dim, rng, TD3Config(alpha=2.5))
-    agent.state_norm = StateNormalizer.fit(real["observations"])  # TD3+BC / CORL IQL: normalized states
-    env = make_env(meta["env_id"])
-    refs = meta["ref_min_return"], meta["ref_max_return"]
-
-    def score():
-        returns = evaluate(env, lambda obs: agent.act(obs[None])[0], args.eval_episodes, rng,
-                           evaluation_reset_options(meta["env_id"]))
-        return normalized_score(returns.mean(), *refs) if refs[0] is not None else returns.mean()
-
     config = Algorithm2Config(source=args.data, guidance_scale=args.guidance_scale, generation=args.generation,
                               n_epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                               n_trajectories=args.trajectories, sampler_steps=args.sampler_steps,
                               eval_every=args.eval_every)
-    history = train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=args.checkpoint)
+    history = run_offline_agent(dataset, args.algo, config, args.seed, model, args.eval_episodes, args.checkpoint, log)
     if history:
-        print(f"final {'normalized score' if refs[0] is not None else 'return'}: {history[-1][1]:.1f}")
+        scored = dataset.metadata["ref_min_return"] is not None
+        print(f"final {'normalized score' if scored else 'return'}: {history[-1][1]:.1f}")
 
 
 def _experiment(args):
+    work = args.work_dir or f"runs/{args.name}"
+    if args.name == "section53":
+        _section53(args, work)
+    else:
+        _table2(args, work)
+
+
+def _section53(args, work):
     from .experiments.section53 import Section53Config, run_section53
     from .experiments.section53_report import plot_dynamics_error, plot_error_against_likelihood, plot_likelihood
     from .experiments.section53_report import section53_table
-    from .nn.checkpoint import write_text_atomically
 
-    config = Section53Config.tiny() if args.tiny else Section53Config()
-    results = run_section53(args.work_dir or f"runs/{args.name}", config, log=log)
+    results = run_section53(work, Section53Config.smoke() if args.smoke else Section53Config(), log=log)
     figures, tables = Path(args.figures), Path(args.results)
     figures.mkdir(parents=True, exist_ok=True)
     plot_likelihood(results, figures / "fig5_likelihood.png")
@@ -100,6 +91,26 @@ def _experiment(args):
     print(table)
     print(f"wrote {figures / 'fig5_likelihood.png'}, {figures / 'fig6_dynamics_error.png'}, "
           f"{figures / 'sec53_error_vs_likelihood.png'} and {tables / 'section53.md'}")
+
+
+def _table2(args, work):
+    from .experiments.table2 import Table2Config, run_table2
+    from .experiments.table2_report import paper_table2_markdown, table2_markdown
+
+    config = Table2Config.smoke() if args.smoke else Table2Config()
+    started = time.perf_counter()
+    results = run_table2(work, config, jobs=args.jobs, log=log)
+    seconds = sum(r["seconds"] for r in results)
+    text = (f"# Table 2 in miniature\n\nProduced by `{args.command_line}`; this invocation took "
+            f"{(time.perf_counter() - started) / 60:.1f} min of wall-clock time, the {len(results)} agent runs "
+            f"{seconds / 60:.1f} min of compute in all (diffusion models not included). Final D4RL normalized "
+            f"score, mean ± standard error over seeds; **bold**: significantly better (Welch's t-test, p < 0.05) "
+            f"than every non-bold cell of the same agent and row, as the paper shades.\n\n"
+            + table2_markdown(results, config) + "\nThe paper's Table 2 for the same datasets:\n\n"
+            + paper_table2_markdown(config.datasets)
+            + f"\nConfiguration:\n\n```json\n{json.dumps(asdict(config), indent=1)}\n```\n")
+    write_text_atomically(Path(args.results) / "table2.md", text)
+    print(text)
 
 
 def main(argv=None):
@@ -134,7 +145,7 @@ def main(argv=None):
     diffusion.set_defaults(run=_train_diffusion)
     agent = commands.add_parser("train-agent", help="train TD3+BC or IQL on real or synthetic data (Algorithm 2)")
     agent.add_argument("dataset", help="an .npz written by `collect`")
-    agent.add_argument("--algo", choices=["td3bc", "iql"], default="td3bc")
+    agent.add_argument("--algo", choices=ALGORITHMS, default="td3bc")
     agent.add_argument("--data", choices=["real", "unguided", "guided"], default="guided")
     agent.add_argument("--diffusion", help="a model from `train-diffusion` (for unguided/guided data)")
     agent.add_argument("--guidance-scale", type=float, default=1.0, help="λ (Table 2: 1.0)")
@@ -149,13 +160,15 @@ def main(argv=None):
     agent.add_argument("--checkpoint", help="run state (.npz), written at every evaluation; rerun to resume")
     agent.set_defaults(run=_train_agent)
     experiment = commands.add_parser("experiment", help="run one of the paper's experiments; writes figures/tables")
-    experiment.add_argument("name", choices=["section53"],
-                            help="section53: likelihood vs λ (Fig. 5) and dynamics error (Fig. 6) on halfcheetah")
+    experiment.add_argument("name", choices=["section53", "table2"],
+                            help="section53: likelihood vs λ (Fig. 5) and dynamics error (Fig. 6) on halfcheetah; "
+                                 "table2: agents on real, unguided and guided data (Table 2)")
     experiment.add_argument("--work-dir", help="datasets, models and raw results are kept here and reused by a "
                                                "rerun (default runs/NAME)")
     experiment.add_argument("--figures", default="figures", help="where the PNGs go (default figures/)")
     experiment.add_argument("--results", default="results", help="where the markdown table goes (default results/)")
-    experiment.add_argument("--tiny", action="store_true", help="a smoke run of the whole pipeline in seconds")
+    experiment.add_argument("--smoke", action="store_true", help="a smoke run of the whole pipeline in seconds")
+    experiment.add_argument("--jobs", type=int, default=1, help="table2: units run at once (default 1)")
     experiment.set_defaults(run=_experiment)
     args = parser.parse_args(argv)
     args.command_line = "python -m minipgd " + shlex.join(sys.argv[1:] if argv is None else argv)

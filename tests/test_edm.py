@@ -35,6 +35,15 @@ def test_preconditioning_limits():
     assert c_out[0] < 1e-3
 
 
+def test_preconditioning_matches_table_1():
+    sigma = np.array([0.1, 0.5, 2.0, 30.0])
+    c_skip, c_out, c_in, c_noise = edm.preconditioning(sigma, sigma_data=0.7)
+    np.testing.assert_allclose(c_skip, 0.49 / (sigma**2 + 0.49))
+    np.testing.assert_allclose(c_out, 0.7 * sigma / np.sqrt(sigma**2 + 0.49))
+    np.testing.assert_allclose(c_in, 1.0 / np.sqrt(sigma**2 + 0.49))
+    np.testing.assert_allclose(c_noise, 0.25 * np.log(sigma))
+
+
 def test_bad_schedule_arguments():
     with pytest.raises(ValueError, match="at least one step"):
         edm.karras_sigmas(0)

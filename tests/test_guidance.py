@@ -61,6 +61,21 @@ def test_normalized_guidance_has_unit_norm(rng):
     np.testing.assert_array_equal(unit_normalize(np.zeros_like(g), LAYOUT), 0.0)  # no division by zero
 
 
+def test_guidance_step_moves_only_the_actions_by_lambda(rng):
+    """Alg. 1 l. 10–11: τ̂ + λ g/||g||, g taken at the denoised estimate, only on the action channels."""
+    tau_hat, denoised = rng.standard_normal((2, 3, 6, 5))
+    guidance = PolicyGuidance(policy(), normalizer())
+    moved = guidance.apply(tau_hat, denoised, 0.4)
+    step = moved - tau_hat
+    np.testing.assert_array_equal(step[:, LAYOUT.obs], 0.0)
+    np.testing.assert_array_equal(step[:, 4:], 0.0)  # reward and done untouched
+    np.testing.assert_allclose(np.linalg.norm(step.reshape(3, -1), axis=1), 0.4)
+    g = action_log_likelihood_gradient(denoised, policy(), normalizer())
+    cosine = np.sum(step * g, axis=(1, 2)) / (np.linalg.norm(step.reshape(3, -1), axis=1)
+                                              * np.linalg.norm(g.reshape(3, -1), axis=1))
+    np.testing.assert_allclose(cosine, 1.0)
+
+
 def test_cosine_schedule_as_in_the_authors_code():
     sigmas = karras_sigmas(8)
     lambdas = guidance_schedule(2.0, sigmas)

@@ -10,26 +10,26 @@ from minipgd.experiments.section53_report import matched_lambda
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("section53")
-    argv = ["experiment", "section53", "--tiny", "--work-dir", str(root / "work"), "--figures", str(root / "fig"),
+    argv = ["experiment", "section53", "--smoke", "--work-dir", str(root / "work"), "--figures", str(root / "fig"),
             "--results", str(root / "res")]
     main(argv)
     return root, argv
 
 
-def test_tiny_run_writes_both_figures_and_the_table(tiny_run):
-    root, _ = tiny_run
+def test_smoke_run_writes_both_figures_and_the_table(smoke_run):
+    root, _ = smoke_run
     for name in ("fig5_likelihood.png", "fig6_dynamics_error.png", "sec53_error_vs_likelihood.png"):
         assert (root / "fig" / name).stat().st_size > 10_000
     table = (root / "res" / "section53.md").read_text()
-    assert "python -m minipgd experiment section53 --tiny" in table
+    assert "python -m minipgd experiment section53 --smoke" in table
     assert table.count("| IQL on ") == 6  # three target policies in each of the two tables
 
 
-def test_results_hold_every_seed_lambda_and_step(tiny_run):
-    root, _ = tiny_run
-    config = Section53Config.tiny()
+def test_results_hold_every_seed_lambda_and_step(smoke_run):
+    root, _ = smoke_run
+    config = Section53Config.smoke()
     results = json.loads((root / "work" / "section53.json").read_text())
     assert set(results["targets"]) == set(config.targets)
     for res in results["targets"].values():
@@ -40,8 +40,8 @@ def test_results_hold_every_seed_lambda_and_step(tiny_run):
             assert errors.shape[1] == config.horizon and np.all(errors[:, 0] == 0.0) and np.all(errors[:, 1:] > 0)
 
 
-def test_rerun_reuses_the_trained_models_and_reproduces_the_numbers(tiny_run, capsys):
-    root, argv = tiny_run
+def test_rerun_reuses_the_trained_models_and_reproduces_the_numbers(smoke_run, capsys):
+    root, argv = smoke_run
     before = json.loads((root / "work" / "section53.json").read_text())
     main(argv)
     out = capsys.readouterr().out

@@ -45,12 +45,14 @@ def churn_factors(sigmas, s_churn=S_CHURN, s_tmin=S_TMIN, s_tmax=S_TMAX):
 def preconditioning(sigma, sigma_data=SIGMA_DATA):
     """c_skip, c_out, c_in, c_noise of D(x; σ) = c_skip x + c_out F(c_in x; c_noise) (Karras et al., Table 1)."""
     sigma = np.asarray(sigma, dtype=np.float64)
+    # BEGIN ASSIGNMENT edm-preconditioning
     total = sigma**2 + sigma_data**2
     c_skip = sigma_data**2 / total
     c_out = sigma * sigma_data / np.sqrt(total)
     c_in = 1.0 / np.sqrt(total)
     c_noise = np.log(sigma) / 4.0
     return c_skip, c_out, c_in, c_noise
+    # END ASSIGNMENT
 
 
 def sample_training_sigmas(rng, n, p_mean=P_MEAN, p_std=P_STD):

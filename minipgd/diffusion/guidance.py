@@ -79,11 +79,13 @@ def unit_normalize(grad, layout, norm="trajectory"):
     """g / ||g||_2 over each trajectory's action block or each action (Alg. 1, l. 11). Zero stays zero."""
     if norm == "none":
         return grad
+    # BEGIN ASSIGNMENT guidance-step
     axes = (1, 2) if norm == "trajectory" else (1,)
     length = np.sqrt(np.sum(grad[:, layout.act] ** 2, axis=axes, keepdims=True))
     out = np.zeros_like(grad)
     out[:, layout.act] = grad[:, layout.act] / np.where(length > 0, length, 1.0)
     return out
+    # END ASSIGNMENT
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,10 @@ class PolicyGuidance:
 
     def apply(self, tau_hat, denoised, lam):
         """Alg. 1 l. 10–11: τ̂ ← τ̂ + λ_n g / ||g|| on the actions, g taken at the denoised estimate."""
+        # BEGIN ASSIGNMENT guidance-step
         g = self.gradient(denoised if self.at == "denoised" else tau_hat)
         return tau_hat + lam * unit_normalize(g, self.normalizer.layout, self.norm)
+        # END ASSIGNMENT
 
 
 def score_guided_denoiser(denoise, policy, normalizer, scale, noise_aware=True):

@@ -37,9 +37,11 @@ def guided_heun_sample(
         d = (tau_hat - denoised) / sigma_hat  # l. 9
         if lambdas[n] > 0:
             tau_hat = guidance.apply(tau_hat, denoised, lambdas[n])  # l. 10–11
+        # BEGIN ASSIGNMENT heun-step
         tau_next = tau_hat + (sigmas[n + 1] - sigma_hat) * d  # l. 12
         if sigmas[n + 1] != 0:  # l. 13
             d_prime = (tau_next - denoise(tau_next, sigmas[n + 1])) / sigmas[n + 1]  # l. 14
             tau_next = tau_hat + (sigmas[n + 1] - sigma_hat) * (0.5 * d + 0.5 * d_prime)  # l. 15
+        # END ASSIGNMENT
         tau = tau_next
     return tau  # l. 18

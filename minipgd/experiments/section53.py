@@ -55,7 +55,7 @@ class Section53Config:
     sampler_steps: int = 64  # the paper: 256
 
     @classmethod
-    def tiny(cls):
+    def smoke(cls):
         """A smoke run of the whole pipeline in seconds (the default tests run it)."""
         return cls(transitions=2_000, target_updates=20, diffusion_seeds=(0, 1), diffusion_steps=20, features=16,
                    pets_seeds=(0,), pets_steps=20, pets_hidden=(16,), lambdas=(0.0, 1.0), n_trajectories=4,

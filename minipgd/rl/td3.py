@@ -50,6 +50,7 @@ def actor_loss(actor, critic, obs, actions=None, alpha=None):
     """
     pi = actor.forward(obs)
     q = critic.forward(np.concatenate([obs, pi], axis=1))
+    # BEGIN ASSIGNMENT td3bc-actor-gradient
     weight = 1.0 if alpha is None else alpha / np.mean(np.abs(q))
     loss = -weight * np.mean(q)
     d_input = critic.backward(np.full_like(q, -weight / len(q)))  # dL/dQ = −λ / N
@@ -58,6 +59,7 @@ def actor_loss(actor, critic, obs, actions=None, alpha=None):
         loss += np.mean((pi - actions) ** 2)
         d_pi = d_pi + 2.0 * (pi - actions) / pi.size  # d mean((π − a)²) / dπ
     actor.backward(d_pi)
+    # END ASSIGNMENT
     return float(loss)
 
 

@@ -109,16 +109,20 @@ def conv1d_forward(x, w_mat, bias, kernel_size, stride, pad_left, pad_right):
 
 def conv1d_backward_input(dy, w_mat, length, kernel_size, stride, pad_left, pad_right):
     """dL/dx = col2im(dy @ W_mat^T): dy (B, L_out, C_out) -> dx (B, L, C_in)."""
+    # BEGIN ASSIGNMENT conv1d-backward
     dcols = dy.reshape(-1, w_mat.shape[1]) @ w_mat.T
     dcols = dcols.reshape(dy.shape[0], dy.shape[1], w_mat.shape[0])
     if _is_pointwise(kernel_size, stride, pad_left, pad_right):
         return dcols
     return col2im(dcols, length, kernel_size, stride, pad_left)
+    # END ASSIGNMENT
 
 
 def conv1d_backward_weight(dy, cols, kernel_size):
     """dL/dW = cols^T @ dy in (C_out, C_in, k) layout, and dL/dbias = sum of dy."""
+    # BEGIN ASSIGNMENT conv1d-backward
     dy = dy.reshape(-1, dy.shape[-1])
     dw_mat = cols.T @ dy
     dw = dw_mat.reshape(kernel_size, -1, dy.shape[1]).transpose(2, 1, 0)
     return dw, dy.sum(axis=0)
+    # END ASSIGNMENT

@@ -31,6 +31,7 @@ def group_norm_backward_numpy(dy, x, gamma, mean, rstd, groups):
     """-> dx (B, L, C), dgamma (C,), dbeta (C,)."""
     batch, length, channels = x.shape
     shape = (batch, length, groups, channels // groups)
+    # BEGIN ASSIGNMENT group-norm-backward
     x_hat = (x.reshape(shape) - mean[:, None, :, None]) * rstd[:, None, :, None]
     dgamma = (dy * x_hat.reshape(x.shape)).sum(axis=(0, 1))
     dbeta = dy.sum(axis=(0, 1))
@@ -39,6 +40,7 @@ def group_norm_backward_numpy(dy, x, gamma, mean, rstd, groups):
         g - g.mean(axis=(1, 3), keepdims=True) - x_hat * (g * x_hat).mean(axis=(1, 3), keepdims=True)
     )
     return dx.reshape(x.shape), dgamma, dbeta
+    # END ASSIGNMENT
 
 
 # The Numba copies go sample by sample with per-channel sums, so every inner loop
@@ -99,6 +101,7 @@ def group_norm_forward_numba(x, gamma, beta, groups, eps):
 def group_norm_backward_numba(dy, x, gamma, mean, rstd, groups):
     batch, length, channels = x.shape
     size = channels // groups
+    # BEGIN ASSIGNMENT group-norm-backward
     n = length * size
     inv_n = 1.0 / n
     dx = np.empty_like(x)
@@ -135,6 +138,7 @@ def group_norm_backward_numba(dy, x, gamma, mean, rstd, groups):
             for c in range(channels):
                 dx[b, t, c] = a[c] * dy[b, t, c] + s[c] * x[b, t, c] + o[c]
     return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
+    # END ASSIGNMENT
 
 
 group_norm_forward = twin(group_norm_forward_numpy, group_norm_forward_numba)

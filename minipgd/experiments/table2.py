@@ -1,0 +1,187 @@
+"""Table 2 in miniature: TD3+BC and IQL on real, unguided (λ = 0) and policy-guided (λ = 1) data.
+
+The sweep is a list of *units*, each writing one file atomically:
+
+    data/NAME.npz                       the offline dataset (collected with minipgd's recipe, seed 0)
+    models/NAME-seedS.npz               a trajectory diffusion model per dataset and seed (shared by
+                                        the unguided and guided runs of that seed)
+    runs/NAME/AGENT-SOURCE-seedS.json   one Algorithm 2 run (periodic generation) and its scores
+
+A unit whose file exists is never redone, and an agent run that was interrupted
+resumes from its Algorithm 2 checkpoint, so rerunning the same command continues
+an interrupted sweep. `--jobs N` runs N units at once in separate processes (one
+BLAS thread each).
+"""
+import json
+import os
+import time
+from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+from ..diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
+from ..envs.collect import collect_dataset
+from ..envs.dataset import load_dataset, save_dataset
+from ..envs.segments import trajectory_windows
+from ..nn import UNetConfig
+from ..nn.checkpoint import write_text_atomically
+from ..rl.offline_run import ALGORITHMS, run_offline_agent
+from ..rl.synthetic import SOURCES, Algorithm2Config
+
+DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
+
+
+@dataclass(frozen=True)
+class Table2Config:
+    datasets: tuple = DATASETS
+    seeds: tuple = (0, 1, 2, 3)  # the paper: 4 seeds (diffusion models and agents)
+    agents: tuple = ("iql", "td3bc")
+    sources: tuple = SOURCES  # real, unguided (λ = 0), guided
+    transitions: int = 100_000  # per dataset (D4RL: 1M for MuJoCo, 1–4M for maze2d)
+    diffusion_steps: int = 20_000
+    features: int = 32  # U-Net width F (the paper: 1024)
+    horizon: int = 16  # Table 3
+    algorithm2: dict = field(default_factory=lambda: {
+        "guidance_scale": 1.0, "n_epochs": 4, "steps_per_epoch": 4_000, "n_trajectories": 1_024,
+        "sampler_steps": 64, "eval_every": 4_000})  # Algorithm2Config fields (the paper: .paper())
+    eval_episodes: int = 10
+
+    @classmethod
+    def smoke(cls):
+        """Everything once, tiny: one dataset, one seed, both agents, all sources, in seconds."""
+        return cls(datasets=("maze2d-umaze",), seeds=(0,), transitions=1_000, diffusion_steps=10, features=16,
+                   algorithm2={"guidance_scale": 1.0, "n_epochs": 2, "steps_per_epoch": 10, "n_trajectories": 4,
+                               "sampler_steps": 3, "eval_every": 10, "batch_size": 32}, eval_episodes=1)
+
+    def __post_init__(self):
+        if not set(self.agents) <= set(ALGORITHMS) or not set(self.sources) <= set(SOURCES):
+            raise ValueError(f"agents must come from {ALGORITHMS} and sources from {SOURCES}")
+        if not self.datasets or not self.seeds:
+            raise ValueError("need at least one dataset and one seed")
+        self.agent_config("guided")  # validates the Algorithm 2 settings now, not in a worker
+
+    def agent_config(self, source):
+        return Algorithm2Config(source=source, generation="periodic", **self.algorithm2)
+
+
+def dataset_path(work, name):
+    return os.path.join(work, "data", f"{name}.npz")
+
+
+def model_path(work, name, seed):
+    return os.path.join(work, "models", f"{name}-seed{seed}.npz")
+
+
+def run_path(work, name, agent, source, seed):
+    return os.path.join(work, "runs", name, f"{agent}-{source}-seed{seed}.json")
+
+
+def units(config):
+    """(kind, args) of every unit: models first (agents on synthetic data need them), then agent runs."""
+    models = [("diffusion", (name, seed)) for name in config.datasets for seed in config.seeds
+              if set(config.sources) - {"real"}]
+    runs = [("agent", (name, agent, source, seed)) for name in config.datasets for seed in config.seeds
+            for agent in config.agents for source in config.sources]
+    return models + runs
+
+
+def output_path(work, kind, args):
+    return model_path(work, *args) if kind == "diffusion" else run_path(work, *args)
+
+
+def _silent(_):
+    pass
+
+
+def train_model_unit(work, config, name, seed):
+    dataset = load_dataset(dataset_path(work, name))
+    raw = trajectory_windows(dataset, horizon=config.horizon, log=_silent)
+    layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
+    unet = UNetConfig(in_channels=layout.channels, horizon=config.horizon, features=config.features)
+    train = DiffusionTrainConfig(steps=config.diffusion_steps, seed=seed, unet=unet, log_every=config.diffusion_steps)
+    path = model_path(work, name, seed)
+    train_diffusion(raw, layout, train, checkpoint=path + ".run.npz", log=_silent).save(path)
+    os.remove(path + ".run.npz")  # the run state is only needed until the model is written
+    return f"diffusion model {name} seed {seed}"
+
+
+def agent_unit(work, config, name, agent, source, seed):
+    dataset = load_dataset(dataset_path(work, name))
+    model = TrajectoryDiffusion.load(model_path(work, name, seed)) if source != "real" else None
+    path = run_path(work, name, agent, source, seed)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    started = time.perf_counter()
+    history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model, config.eval_episodes,
+                                checkpoint=path + ".run.npz", log=_silent)
+    result = {"dataset": name, "agent": agent, "source": source, "seed": seed, "final_score": history[-1][1],
+              "history": history, "seconds": time.perf_counter() - started}
+    write_text_atomically(path, json.dumps(result, indent=1))
+    os.remove(path + ".run.npz")
+    return f"{agent} on {source} {name} seed {seed}: {result['final_score']:.1f}"
+
+
+def run_unit(work, config, kind, args):
+    """One unit (runs in a worker process): -> (description, seconds)."""
+    started = time.perf_counter()
+    describe = train_model_unit(work, config, *args) if kind == "diffusion" else agent_unit(work, config, *args)
+    return describe, time.perf_counter() - started
+
+
+@contextmanager
+def _one_blas_thread_per_worker():
+    """Workers share the cores: one BLAS thread each. Spawned workers read the variables before importing NumPy."""
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: "1" for name in names})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
+
+
+def run_table2(work, config=Table2Config(), jobs=1, log=print):
+    """Run every unit not yet done; returns the list of run results (all of them, old and new)."""
+    if jobs < 1:
+        raise ValueError(f"--jobs must be positive, got {jobs}")
+    started = time.perf_counter()
+    for name in config.datasets:  # a few seconds each, done first and in order
+        if not os.path.exists(dataset_path(work, name)):
+            log(f"collecting {name} ({config.transitions} transitions, seed 0)")
+            save_dataset(dataset_path(work, name), collect_dataset(name, config.transitions, seed=0, log=_silent))
+    todo = [(kind, args) for kind, args in units(config) if not os.path.exists(output_path(work, kind, args))]
+    total = len(units(config))
+    log(f"{total - len(todo)} of {total} units already done; running {len(todo)} with {jobs} job(s)")
+    done = total - len(todo)
+    for batch in (["diffusion"], ["agent"]):  # agents on synthetic data wait for every model
+        pending = [(kind, args) for kind, args in todo if kind in batch]
+        for describe, seconds in _execute(work, config, pending, jobs):
+            done += 1
+            log(f"[{done}/{total}] {describe} ({seconds:.0f} s, {(time.perf_counter() - started) / 60:.1f} min so far)")
+    return load_results(work, config)
+
+
+def _execute(work, config, pending, jobs):
+    if jobs == 1:
+        for kind, args in pending:
+            yield run_unit(work, config, kind, args)
+        return
+    with _one_blas_thread_per_worker(), ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_unit, work, config, kind, args) for kind, args in pending]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def load_results(work, config):
+    """Every finished run of the sweep, as dicts (missing runs are left out)."""
+    results = []
+    for kind, args in units(config):
+        path = run_path(work, *args) if kind == "agent" else None
+        if path is not None and os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                results.append(json.load(f))
+    return results

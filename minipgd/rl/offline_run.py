@@ -1,0 +1,51 @@
+"""One offline-RL run end to end: an agent, its state normalization, Algorithm 2 and normalized scores.
+
+Shared by `python -m minipgd train-agent` and the Table 2 experiment, so that both
+train and score an agent the same way.
+"""
+import numpy as np
+
+from ..envs.dataset import normalized_score
+from ..envs.registry import evaluation_reset_options, make_env
+from .evaluation import evaluate
+from .iql import IQL, IQLConfig
+from .state_norm import StateNormalizer
+from .synthetic import as_float32, train_agent
+from .td3 import TD3, TD3Config
+
+ALGORITHMS = ("td3bc", "iql")
+
+
+def make_agent(algo, real, rng, total_steps):
+    """TD3+BC (α = 2.5) or IQL (cosine actor decay over `total_steps`), normalizing states with the data's statistics."""
+    obs_dim, act_dim = real["observations"].shape[1], real["actions"].shape[1]
+    if algo == "iql":
+        agent = IQL(obs_dim, act_dim, rng, IQLConfig(max_steps=total_steps))
+    elif algo == "td3bc":
+        agent = TD3(obs_dim, act_dim, rng, TD3Config(alpha=2.5))
+    else:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algo!r}")
+    agent.state_norm = StateNormalizer.fit(real["observations"])  # TD3+BC / CORL IQL: normalized states
+    return agent
+
+
+def scorer(agent, metadata, n_episodes, rng):
+    """evaluate() -> the D4RL normalized score of the agent's deterministic policy (raw return without references)."""
+    env = make_env(metadata["env_id"])
+    refs = metadata["ref_min_return"], metadata["ref_max_return"]
+    options = evaluation_reset_options(metadata["env_id"])
+
+    def score():
+        returns = evaluate(env, lambda obs: agent.act(obs[None])[0], n_episodes, rng, options)
+        return normalized_score(returns.mean(), *refs) if refs[0] is not None else returns.mean()
+
+    return score
+
+
+def run_offline_agent(dataset, algo, config, seed, model=None, eval_episodes=10, checkpoint=None, log=print):
+    """Train `algo` on `dataset` with Algorithm 2 (`config`: an Algorithm2Config) -> [(step, score)]."""
+    rng = np.random.default_rng(seed)
+    real = as_float32(dataset.arrays())
+    agent = make_agent(algo, real, rng, config.n_epochs * config.steps_per_epoch)
+    score = scorer(agent, dataset.metadata, eval_episodes, rng)
+    return train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=checkpoint)
