@@ -61,7 +61,8 @@ def _train_agent(args):
                               n_epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                               n_trajectories=args.trajectories, sampler_steps=args.sampler_steps,
                               eval_every=args.eval_every)
-    history = run_offline_agent(dataset, args.algo, config, args.seed, model, args.eval_episodes, args.checkpoint, log)
+    _, history = run_offline_agent(dataset, args.algo, config, args.seed, model, args.eval_episodes,
+                                   args.checkpoint, log)
     if history:
         scored = dataset.metadata["ref_min_return"] is not None
         print(f"final {'normalized score' if scored else 'return'}: {history[-1][1]:.1f}")

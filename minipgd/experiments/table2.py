@@ -43,8 +43,8 @@ class Table2Config:
     features: int = 32  # U-Net width F (the paper: 1024)
     horizon: int = 16  # Table 3
     algorithm2: dict = field(default_factory=lambda: {
-        "guidance_scale": 1.0, "n_epochs": 4, "steps_per_epoch": 4_000, "n_trajectories": 1_024,
-        "sampler_steps": 64, "eval_every": 4_000})  # Algorithm2Config fields (the paper: .paper())
+        "guidance_scale": 1.0, "n_epochs": 4, "steps_per_epoch": 5_000, "n_trajectories": 1_024,
+        "sampler_steps": 64, "eval_every": 5_000})  # Algorithm2Config fields (the paper: Algorithm2Config.paper())
     eval_episodes: int = 10
 
     @classmethod
@@ -112,7 +112,7 @@ def agent_unit(work, config, name, agent, source, seed):
     path = run_path(work, name, agent, source, seed)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     started = time.perf_counter()
-    history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model, config.eval_episodes,
+    _, history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model, config.eval_episodes,
                                 checkpoint=path + ".run.npz", log=_silent)
     result = {"dataset": name, "agent": agent, "source": source, "seed": seed, "final_score": history[-1][1],
               "history": history, "seconds": time.perf_counter() - started}

@@ -43,9 +43,9 @@ def scorer(agent, metadata, n_episodes, rng):
 
 
 def run_offline_agent(dataset, algo, config, seed, model=None, eval_episodes=10, checkpoint=None, log=print):
-    """Train `algo` on `dataset` with Algorithm 2 (`config`: an Algorithm2Config) -> [(step, score)]."""
+    """Train `algo` on `dataset` with Algorithm 2 (`config`: an Algorithm2Config) -> agent, [(step, score)]."""
     rng = np.random.default_rng(seed)
     real = as_float32(dataset.arrays())
     agent = make_agent(algo, real, rng, config.n_epochs * config.steps_per_epoch)
     score = scorer(agent, dataset.metadata, eval_episodes, rng)
-    return train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=checkpoint)
+    return agent, train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=checkpoint)
