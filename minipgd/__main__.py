@@ -70,10 +70,7 @@ def _train_agent(args):
 
 def _experiment(args):
     work = args.work_dir or f"runs/{args.name}"
-    if args.name == "section53":
-        _section53(args, work)
-    else:
-        _table2(args, work)
+    {"section53": _section53, "table2": _table2, "fidelity": _fidelity}[args.name](args, work)
 
 
 def _section53(args, work):
@@ -92,6 +89,15 @@ def _section53(args, work):
     print(table)
     print(f"wrote {figures / 'fig5_likelihood.png'}, {figures / 'fig6_dynamics_error.png'}, "
           f"{figures / 'sec53_error_vs_likelihood.png'} and {tables / 'section53.md'}")
+
+
+def _fidelity(args, work):
+    from .experiments.fidelity import FidelityConfig, fidelity_table, run_fidelity
+
+    config = FidelityConfig.smoke() if args.smoke else FidelityConfig()
+    table = fidelity_table(run_fidelity(work, config, log=log), config, args.command_line)
+    write_text_atomically(Path(args.results) / "diffusion_fidelity.md", "# Diffusion model fidelity\n\n" + table)
+    print(table)
 
 
 def _table2(args, work):
@@ -161,9 +167,10 @@ def main(argv=None):
     agent.add_argument("--checkpoint", help="run state (.npz), written at every evaluation; rerun to resume")
     agent.set_defaults(run=_train_agent)
     experiment = commands.add_parser("experiment", help="run one of the paper's experiments; writes figures/tables")
-    experiment.add_argument("name", choices=["section53", "table2"],
+    experiment.add_argument("name", choices=["section53", "table2", "fidelity"],
                             help="section53: likelihood vs λ (Fig. 5) and dynamics error (Fig. 6) on halfcheetah; "
-                                 "table2: agents on real, unguided and guided data (Table 2)")
+                                 "table2: agents on real, unguided and guided data (Table 2); fidelity: dynamics "
+                                 "error of unguided samples by model size and training")
     experiment.add_argument("--work-dir", help="datasets, models and raw results are kept here and reused by a "
                                                "rerun (default runs/NAME)")
     experiment.add_argument("--figures", default="figures", help="where the PNGs go (default figures/)")

@@ -22,12 +22,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..diffusion import DiffusionTrainConfig, PolicyGuidance, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
-from ..envs.collect import collect_dataset
-from ..envs.dataset import load_dataset, save_dataset
+from ..diffusion import PolicyGuidance, TrajectoryLayout
 from ..envs.registry import make_env
 from ..envs.segments import trajectory_windows
-from ..nn import UNetConfig
 from ..nn.checkpoint import write_text_atomically
 from ..rl.iql import IQL, IQLConfig, load_policy
 from ..rl.state_norm import StateNormalizer
@@ -35,6 +32,7 @@ from ..rl.synthetic import as_float32, sample_batch
 from ..world_models import EnsembleConfig, PETSEnsemble, train_ensemble, truncated_rollouts
 from ..analysis.dynamics_error import dynamics_error
 from ..analysis.likelihood import target_log_likelihood
+from .artifacts import cached_dataset, cached_diffusion, silent
 
 
 @dataclass(frozen=True)
@@ -69,19 +67,15 @@ class Section53Config:
             raise ValueError("sizes and step counts must be positive and the seed lists non-empty")
 
 
-def _cached_dataset(work, name, config, log):
-    path = os.path.join(work, f"{name}.npz")
-    if not os.path.exists(path):
-        log(f"collecting {name} ({config.transitions} transitions)")
-        save_dataset(path, collect_dataset(name, config.transitions, seed=0, log=lambda _: None))
-    return load_dataset(path)
+def _dataset(work, name, config, log):
+    return cached_dataset(os.path.join(work, f"{name}.npz"), name, config.transitions, log)
 
 
 def _cached_target_policy(work, name, config, log):
     """IQL trained on `name` (the target policies of Sec. 5.3), as a Gaussian policy."""
     path = os.path.join(work, f"iql-{name}.npz")
     if not os.path.exists(path):
-        real = as_float32(_cached_dataset(work, name, config, log).arrays())
+        real = as_float32(_dataset(work, name, config, log).arrays())
         rng = np.random.default_rng(0)
         agent = IQL(real["observations"].shape[1], real["actions"].shape[1], rng,
                     IQLConfig(max_steps=config.target_updates))
@@ -93,18 +87,6 @@ def _cached_target_policy(work, name, config, log):
             f"in {time.perf_counter() - started:.0f} s")
         agent.save_actor(path, {"dataset": name, "updates": config.target_updates})
     return load_policy(path)
-
-
-def _cached_diffusion(work, behavior, seed, config, log):
-    path = os.path.join(work, f"diffusion-seed{seed}.npz")
-    if not os.path.exists(path):
-        raw = trajectory_windows(behavior, horizon=config.horizon, log=log)
-        layout = TrajectoryLayout(behavior.obs_dim, behavior.act_dim)
-        unet = UNetConfig(in_channels=layout.channels, horizon=config.horizon, features=config.features)
-        train = DiffusionTrainConfig(steps=config.diffusion_steps, seed=seed, unet=unet,
-                                     log_every=max(config.diffusion_steps // 4, 1))
-        train_diffusion(raw, layout, train, checkpoint=path + ".run.npz", log=log).save(path)
-    return TrajectoryDiffusion.load(path)
 
 
 def _cached_pets(work, behavior, seed, config, log):
@@ -125,14 +107,16 @@ def run_section53(work, config=Section53Config(), log=print):
     """Train (or load) everything in `work` and measure; returns the results dict (also `work/section53.json`)."""
     os.makedirs(work, exist_ok=True)
     started = time.perf_counter()
-    behavior = _cached_dataset(work, config.behavior, config, log)
+    behavior = _dataset(work, config.behavior, config, log)
     layout = TrajectoryLayout(behavior.obs_dim, behavior.act_dim)
     env = make_env(behavior.metadata["env_id"])
     policies = {name: _cached_target_policy(work, name, config, log) for name in config.targets}
-    diffusions = {seed: _cached_diffusion(work, behavior, seed, config, log) for seed in config.diffusion_seeds}
+    diffusions = {seed: cached_diffusion(os.path.join(work, f"diffusion-seed{seed}.npz"), behavior, config.horizon,
+                                         config.features, config.diffusion_steps, seed, log)
+                  for seed in config.diffusion_seeds}
     ensembles = {seed: _cached_pets(work, behavior, seed, config, log) for seed in config.pets_seeds}
     log(f"models ready after {time.perf_counter() - started:.0f} s; sampling and scoring")
-    real_windows = trajectory_windows(behavior, horizon=config.horizon, log=lambda _: None)
+    real_windows = trajectory_windows(behavior, horizon=config.horizon, log=silent)
     results = {"config": asdict(config), "targets": {}}
     for t, name in enumerate(config.targets):
         policy = policies[name]

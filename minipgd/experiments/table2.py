@@ -20,14 +20,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
-from ..diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
-from ..envs.collect import collect_dataset
-from ..envs.dataset import load_dataset, save_dataset
-from ..envs.segments import trajectory_windows
-from ..nn import UNetConfig
+from ..diffusion import TrajectoryDiffusion
+from ..envs.dataset import load_dataset
 from ..nn.checkpoint import write_text_atomically
 from ..rl.offline_run import ALGORITHMS, run_offline_agent
 from ..rl.synthetic import SOURCES, Algorithm2Config
+from .artifacts import cached_dataset, cached_diffusion, silent
 
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
 
@@ -90,19 +88,10 @@ def output_path(work, kind, args):
     return model_path(work, *args) if kind == "diffusion" else run_path(work, *args)
 
 
-def _silent(_):
-    pass
-
-
 def train_model_unit(work, config, name, seed):
     dataset = load_dataset(dataset_path(work, name))
-    raw = trajectory_windows(dataset, horizon=config.horizon, log=_silent)
-    layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
-    unet = UNetConfig(in_channels=layout.channels, horizon=config.horizon, features=config.features)
-    train = DiffusionTrainConfig(steps=config.diffusion_steps, seed=seed, unet=unet, log_every=config.diffusion_steps)
-    path = model_path(work, name, seed)
-    train_diffusion(raw, layout, train, checkpoint=path + ".run.npz", log=_silent).save(path)
-    os.remove(path + ".run.npz")  # the run state is only needed until the model is written
+    cached_diffusion(model_path(work, name, seed), dataset, config.horizon, config.features, config.diffusion_steps,
+                     seed, log=silent)
     return f"diffusion model {name} seed {seed}"
 
 
@@ -113,7 +102,7 @@ def agent_unit(work, config, name, agent, source, seed):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     started = time.perf_counter()
     _, history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model, config.eval_episodes,
-                                checkpoint=path + ".run.npz", log=_silent)
+                                checkpoint=path + ".run.npz", log=silent)
     result = {"dataset": name, "agent": agent, "source": source, "seed": seed, "final_score": history[-1][1],
               "history": history, "seconds": time.perf_counter() - started}
     write_text_atomically(path, json.dumps(result, indent=1))
@@ -150,9 +139,7 @@ def run_table2(work, config=Table2Config(), jobs=1, log=print):
         raise ValueError(f"--jobs must be positive, got {jobs}")
     started = time.perf_counter()
     for name in config.datasets:  # a few seconds each, done first and in order
-        if not os.path.exists(dataset_path(work, name)):
-            log(f"collecting {name} ({config.transitions} transitions, seed 0)")
-            save_dataset(dataset_path(work, name), collect_dataset(name, config.transitions, seed=0, log=_silent))
+        cached_dataset(dataset_path(work, name), name, config.transitions, log)
     todo = [(kind, args) for kind, args in units(config) if not os.path.exists(output_path(work, kind, args))]
     total = len(units(config))
     log(f"{total - len(todo)} of {total} units already done; running {len(todo)} with {jobs} job(s)")
