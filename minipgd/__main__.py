@@ -101,8 +101,8 @@ def _fidelity(args, work):
 
 
 def _table2(args, work):
-    from .experiments.table2 import Table2Config, run_table2
-    from .experiments.table2_report import paper_table2_markdown, table2_markdown
+    from .experiments.table2 import Table2Config, diffusion_fidelity, run_table2
+    from .experiments.table2_report import fidelity_markdown, paper_table2_markdown, table2_markdown
 
     config = Table2Config.smoke() if args.smoke else Table2Config()
     started = time.perf_counter()
@@ -115,6 +115,8 @@ def _table2(args, work):
             f"than every non-bold cell of the same agent and row, as the paper shades.\n\n"
             + table2_markdown(results, config) + "\nThe paper's Table 2 for the same datasets:\n\n"
             + paper_table2_markdown(config.datasets)
+            + "\nHow faithful the synthetic data is: real trajectories have 0 by construction (Sec. 5.3's metric):\n\n"
+            + fidelity_markdown(diffusion_fidelity(work, config))
             + f"\nConfiguration:\n\n```json\n{json.dumps(asdict(config), indent=1)}\n```\n")
     write_text_atomically(Path(args.results) / "table2.md", text)
     print(text)

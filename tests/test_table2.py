@@ -29,6 +29,7 @@ def test_smoke_sweep_writes_every_run_and_the_table(smoke_sweep):
     table = (root / "res" / "table2.md").read_text()
     assert "python -m minipgd experiment table2 --smoke" in table
     assert "| maze2d-umaze |" in table and "76.2 ± 17.4" in table  # ours, then the paper's row
+    assert "relative to the mean state variance" in table
 
 
 def test_rerun_redoes_nothing_and_an_interrupted_sweep_redoes_only_what_is_missing(smoke_sweep):

@@ -38,6 +38,7 @@ def plot_likelihood(results, path):
               COLORS["pets"], "PETS (truncated world model)", ls="--")
         ax.axhline(res["behavior_data_log_likelihood"], color=COLORS["data"], ls=":", label="behavior data")
         ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlim(left=0)
         ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
         ax.set_xlabel("guidance coefficient λ")
     axes[0, 0].set_ylabel("mean log π_target(a|s)")

@@ -20,8 +20,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
+import numpy as np
+
+from ..analysis.dynamics_error import dynamics_error
 from ..diffusion import TrajectoryDiffusion
 from ..envs.dataset import load_dataset
+from ..envs.registry import make_env
 from ..nn.checkpoint import write_text_atomically
 from ..rl.offline_run import ALGORITHMS, run_offline_agent
 from ..rl.synthetic import SOURCES, Algorithm2Config
@@ -161,6 +165,23 @@ def _execute(work, config, pending, jobs):
         futures = [pool.submit(run_unit, work, config, kind, args) for kind, args in pending]
         for future in as_completed(futures):
             yield future.result()
+
+
+def diffusion_fidelity(work, config, n_trajectories=256):
+    """{dataset: (dynamics MSE of unguided samples, that MSE relative to the data's mean state variance)}.
+
+    The first seed's model, steps 1 .. H−1 (Sec. 5.3's metric), to judge the synthetic data's quality.
+    """
+    out = {}
+    for name in config.datasets:
+        path = model_path(work, name, config.seeds[0])
+        if not os.path.exists(path):
+            continue
+        dataset, model = load_dataset(dataset_path(work, name)), TrajectoryDiffusion.load(path)
+        raw = model.sample(n_trajectories, np.random.default_rng(0), n_steps=config.algorithm2["sampler_steps"])
+        error = float(dynamics_error(make_env(dataset.metadata["env_id"]), raw, model.layout)[:, 1:].mean())
+        out[name] = (error, error / float(np.mean(dataset.observations.var(axis=0))))
+    return out
 
 
 def load_results(work, config):

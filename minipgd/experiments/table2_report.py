@@ -84,3 +84,11 @@ def paper_table2_markdown(datasets):
              "| TD3+BC Guided |", "|---|" + "---:|" * 6]
     lines += [f"| {name} | " + " | ".join(PAPER_TABLE2[name]) + " |" for name in datasets if name in PAPER_TABLE2]
     return "\n".join(lines) + "\n"
+
+
+def fidelity_markdown(fidelity):
+    """The diffusion models' dynamics error per dataset (see `table2.diffusion_fidelity`)."""
+    lines = ["| dataset | dynamics MSE of unguided samples (steps 1–15) | relative to the mean state variance |",
+             "|---|---:|---:|"]
+    lines += [f"| {name} | {mse:.4f} | {relative:.3f} |" for name, (mse, relative) in fidelity.items()]
+    return "\n".join(lines) + "\n"
