@@ -115,7 +115,8 @@ def run_section53(work, config=Section53Config(), log=print):
                                          config.features, config.diffusion_steps, seed, log)
                   for seed in config.diffusion_seeds}
     ensembles = {seed: _cached_pets(work, behavior, seed, config, log) for seed in config.pets_seeds}
-    log(f"models ready after {time.perf_counter() - started:.0f} s; sampling and scoring")
+    models_ready = time.perf_counter() - started
+    log(f"models ready after {models_ready:.0f} s; sampling and scoring")
     real_windows = trajectory_windows(behavior, horizon=config.horizon, log=silent)
     results = {"config": asdict(config), "targets": {}}
     for t, name in enumerate(config.targets):
@@ -142,6 +143,7 @@ def run_section53(work, config=Section53Config(), log=print):
         by_scale = ", ".join(f"{s}: {np.mean(v['log_likelihood']):.2f}" for s, v in pgd.items())
         log(f"{name}: log π at λ = {by_scale}; PETS {np.mean(pets['log_likelihood']):.2f}; behavior data {data:.2f}")
     results["seconds"] = time.perf_counter() - started
+    results["model_seconds"] = models_ready
     write_text_atomically(os.path.join(work, "section53.json"), json.dumps(results, indent=1))
     log(f"measured in {results['seconds']:.0f} s")
     return results

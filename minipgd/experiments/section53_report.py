@@ -108,7 +108,8 @@ def section53_table(results, command):
     """Markdown: likelihood by λ (Fig. 5), dynamics error (Fig. 6), and the error at matched likelihood."""
     cfg, targets = results["config"], results["targets"]
     scales = list(next(iter(targets.values()))["pgd"])
-    lines = [f"Produced by `{command}` in {results['seconds'] / 60:.1f} min (models + measurements; "
+    lines = [f"Produced by `{command}` in {results['seconds'] / 60:.1f} min ({results['model_seconds'] / 60:.1f} min "
+             f"training the models, or loading those already in the work folder, then sampling and scoring; "
              f"{len(cfg['diffusion_seeds'])} diffusion seeds, {len(cfg['pets_seeds'])} PETS seeds, "
              f"{cfg['n_trajectories']} trajectories of H = {cfg['horizon']} each, mean ± standard error over seeds).",
              "", "**Mean log π_target(a|s) of synthetic actions (Fig. 5)**", "",
