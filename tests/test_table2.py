@@ -47,6 +47,12 @@ def test_rerun_redoes_nothing_and_an_interrupted_sweep_redoes_only_what_is_missi
     assert after["history"] == before["history"]  # same seed, same run, also in another process
 
 
+def test_a_work_folder_refuses_a_sweep_with_other_settings(smoke_sweep):
+    root, _ = smoke_sweep
+    with pytest.raises(ValueError, match="other settings"):
+        run_table2(root / "work", Table2Config(datasets=("maze2d-umaze",), seeds=(0,)))
+
+
 def test_significance_marks_only_a_clearly_better_group():
     clear = {"real": [10.0, 11.0, 10.5, 10.2], "unguided": [9.0, 10.0, 9.5, 9.8], "guided": [20.0, 21.0, 20.5, 19.9]}
     assert significantly_best(clear) == {"guided"}

@@ -17,7 +17,7 @@ import os
 import time
 from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 
 import numpy as np
@@ -142,6 +142,7 @@ def run_table2(work, config=Table2Config(), jobs=1, log=print):
     if jobs < 1:
         raise ValueError(f"--jobs must be positive, got {jobs}")
     started = time.perf_counter()
+    _claim(work, config)
     for name in config.datasets:  # a few seconds each, done first and in order
         cached_dataset(dataset_path(work, name), name, config.transitions, log)
     todo = [(kind, args) for kind, args in units(config) if not os.path.exists(output_path(work, kind, args))]
@@ -154,6 +155,17 @@ def run_table2(work, config=Table2Config(), jobs=1, log=print):
             done += 1
             log(f"[{done}/{total}] {describe} ({seconds:.0f} s, {(time.perf_counter() - started) / 60:.1f} min so far)")
     return load_results(work, config)
+
+
+def _claim(work, config):
+    """Record the settings in `work/config.json`; a sweep with other settings must not mix its runs in."""
+    path, settings = os.path.join(work, "config.json"), json.loads(json.dumps(asdict(config)))
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            if json.load(f) != settings:
+                raise ValueError(f"{work} holds a sweep with other settings ({path}); use another --work-dir")
+    else:
+        write_text_atomically(path, json.dumps(settings, indent=1))
 
 
 def _execute(work, config, pending, jobs):
