@@ -45,8 +45,8 @@ class Table2Config:
     features: int = 32  # U-Net width F (the paper: 1024)
     horizon: int = 16  # Table 3
     algorithm2: dict = field(default_factory=lambda: {
-        "guidance_scale": 1.0, "n_epochs": 4, "steps_per_epoch": 5_000, "n_trajectories": 1_024,
-        "sampler_steps": 64, "eval_every": 5_000})  # Algorithm2Config fields (the paper: Algorithm2Config.paper())
+        "guidance_scale": 1.0, "n_epochs": 4, "steps_per_epoch": 2_500, "n_trajectories": 512,
+        "sampler_steps": 64, "eval_every": 2_500})  # Algorithm2Config fields (the paper: Algorithm2Config.paper())
     eval_episodes: int = 10
 
     @classmethod
