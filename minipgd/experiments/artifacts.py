@@ -20,6 +20,11 @@ def cached_dataset(path, name, transitions, log=print):
     return load_dataset(path)
 
 
+def diffusion_path(work, features, steps, seed):
+    """Where a model of width F trained for `steps` with `seed` is kept (the name says how it was made)."""
+    return os.path.join(work, f"diffusion-F{features}-{steps}steps-seed{seed}.npz")
+
+
 def cached_diffusion(path, dataset, horizon, features, steps, seed, log=print):
     """A trajectory diffusion model of `dataset` at `path`, trained first (resumably) if it is not there."""
     if not os.path.exists(path):

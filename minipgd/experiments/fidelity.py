@@ -17,7 +17,7 @@ import numpy as np
 from ..analysis.dynamics_error import dynamics_error
 from ..diffusion import TrajectoryLayout
 from ..envs.registry import make_env
-from .artifacts import cached_dataset, cached_diffusion
+from .artifacts import cached_dataset, cached_diffusion, diffusion_path
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ def run_fidelity(work, config=FidelityConfig(), log=print):
     env = make_env(dataset.metadata["env_id"])
     rows = []
     for features, steps in config.models:
-        path = os.path.join(work, f"diffusion-F{features}-{steps}steps-seed{config.seed}.npz")
-        model = cached_diffusion(path, dataset, config.horizon, features, steps, config.seed, log)
+        model = cached_diffusion(diffusion_path(work, features, steps, config.seed), dataset, config.horizon,
+                                 features, steps, config.seed, log)
         for n_steps in config.sampler_steps:
             started = time.perf_counter()
             raw = model.sample(config.n_trajectories, np.random.default_rng(config.seed), n_steps=n_steps)
