@@ -106,7 +106,7 @@ def agent_unit(work, config, name, agent, source, seed):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     started = time.perf_counter()
     _, history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model, config.eval_episodes,
-                                checkpoint=path + ".run.npz", log=silent)
+                                   checkpoint=path + ".run.npz", log=silent)
     result = {"dataset": name, "agent": agent, "source": source, "seed": seed, "final_score": history[-1][1],
               "history": history, "seconds": time.perf_counter() - started}
     write_text_atomically(path, json.dumps(result, indent=1))
