@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..analysis.stats import mean_se  # noqa: E402
+from ..analysis.stats import format_mean_se, mean_se  # noqa: E402
 
 COLORS = {"pgd": "tab:purple", "unguided": "tab:gray", "pets": "tab:orange", "data": "tab:blue"}
 
@@ -26,11 +26,25 @@ def _mean_error(per_step):
     return np.asarray(per_step)[:, 1:].mean(axis=1)
 
 
+def _panels(results, path, xlabel, ylabel, draw, **subplot_options):
+    """One panel per target policy, `draw(ax, res)` filling each; labels, legend, file."""
+    targets = results["targets"]
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False, **subplot_options)
+    for ax, (name, res) in zip(axes[0], targets.items()):
+        draw(ax, res)
+        ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
+        ax.set_xlabel(xlabel)
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_likelihood(results, path):
     """Fig. 5: mean log π(a|s) of synthetic actions against λ, one panel per target policy."""
-    targets = results["targets"]
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False)
-    for ax, (name, res) in zip(axes[0], targets.items()):
+
+    def draw(ax, res):
         scales = [float(s) for s in res["pgd"]]
         _band(ax, scales, np.array([v["log_likelihood"] for v in res["pgd"].values()]).T, COLORS["pgd"],
               "policy-guided diffusion", marker="o")
@@ -39,39 +53,27 @@ def plot_likelihood(results, path):
         ax.axhline(res["behavior_data_log_likelihood"], color=COLORS["data"], ls=":", label="behavior data")
         ax.set_xscale("symlog", linthresh=0.1)
         ax.set_xlim(left=0)
-        ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
-        ax.set_xlabel("guidance coefficient λ")
-    axes[0, 0].set_ylabel("mean log π_target(a|s)")
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+    _panels(results, path, "guidance coefficient λ", "mean log π_target(a|s)", draw)
 
 
 def plot_dynamics_error(results, path):
     """Fig. 6: dynamics MSE against rollout step, PGD at λ = 1, unguided diffusion and PETS."""
-    targets = results["targets"]
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False, sharey=True)
-    for ax, (name, res) in zip(axes[0], targets.items()):
+
+    def draw(ax, res):
         steps = np.arange(len(res["pets"]["dynamics_error"][0]))
         _band(ax, steps, res["pgd"]["0.0"]["dynamics_error"], COLORS["unguided"], "unguided diffusion (λ = 0)")
         _band(ax, steps, res["pgd"]["1.0"]["dynamics_error"], COLORS["pgd"], "policy-guided diffusion (λ = 1)")
         _band(ax, steps, res["pets"]["dynamics_error"], COLORS["pets"], "PETS")
         ax.set_yscale("log")
-        ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
-        ax.set_xlabel("rollout step")
-    axes[0, 0].set_ylabel("dynamics MSE (real simulator)")
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+    _panels(results, path, "rollout step", "dynamics MSE (real simulator)", draw, sharey=True)
 
 
 def plot_error_against_likelihood(results, path):
     """Both metrics at once: PGD over the λ grid as a curve, PETS as a point (± standard error)."""
-    targets = results["targets"]
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False)
-    for ax, (name, res) in zip(axes[0], targets.items()):
+
+    def draw(ax, res):
         likelihood = [mean_se(v["log_likelihood"]) for v in res["pgd"].values()]
         error = [mean_se(_mean_error(v["dynamics_error"])) for v in res["pgd"].values()]
         ax.errorbar([m for m, _ in likelihood], [m for m, _ in error], xerr=[s for _, s in likelihood],
@@ -81,18 +83,8 @@ def plot_error_against_likelihood(results, path):
         (x, sx), (y, sy) = mean_se(res["pets"]["log_likelihood"]), mean_se(_mean_error(res["pets"]["dynamics_error"]))
         ax.errorbar([x], [y], xerr=[sx], yerr=[sy], color=COLORS["pets"], marker="s", ls="", label="PETS")
         ax.set_yscale("log")
-        ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
-        ax.set_xlabel("mean log π_target(a|s)")
-    axes[0, 0].set_ylabel("mean dynamics MSE, steps 1–15")
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
-
-def _cell(values, digits):
-    mean, se = mean_se(values)
-    return f"{mean:.{digits}f} ± {se:.{digits}f}" if np.isfinite(se) else f"{mean:.{digits}f}"
+    _panels(results, path, "mean log π_target(a|s)", "mean dynamics MSE, steps 1–15", draw)
 
 
 def matched_lambda(res):
@@ -116,20 +108,20 @@ def section53_table(results, command):
              "| target policy | " + " | ".join(f"λ = {float(s):g}" for s in scales) + " | PETS | behavior data |",
              "|---|" + "---:|" * (len(scales) + 2)]
     for name, res in targets.items():
-        cells = [_cell(res["pgd"][s]["log_likelihood"], 2) for s in scales]
+        cells = [format_mean_se(res["pgd"][s]["log_likelihood"], 2) for s in scales]
         lines.append(f"| IQL on {_short(name)} | " + " | ".join(cells)
-                     + f" | {_cell(res['pets']['log_likelihood'], 2)} | {res['behavior_data_log_likelihood']:.2f} |")
+                     + f" | {format_mean_se(res['pets']['log_likelihood'], 2)} | {res['behavior_data_log_likelihood']:.2f} |")
     lines += ["", f"**Dynamics MSE against the real simulator, mean over steps 1–{cfg['horizon'] - 1} (Fig. 6)**", "",
               "| target policy | unguided (λ = 0) | PGD (λ = 1) | PETS | λ matching PETS' likelihood | PGD at that λ |",
               "|---|---:|---:|---:|---:|---:|"]
     for name, res in targets.items():
         match = matched_lambda(res)
-        errors = [_cell(_mean_error(values), 4) for values in (res["pgd"]["0.0"]["dynamics_error"],
+        errors = [format_mean_se(_mean_error(values), 4) for values in (res["pgd"]["0.0"]["dynamics_error"],
                                                                res["pgd"]["1.0"]["dynamics_error"],
                                                                res["pets"]["dynamics_error"])]
         if match is None:
             errors += ["not reached", "—"]
         else:
-            errors += [f"{float(match):g}", _cell(_mean_error(res["pgd"][match]["dynamics_error"]), 4)]
+            errors += [f"{float(match):g}", format_mean_se(_mean_error(res["pgd"][match]["dynamics_error"]), 4)]
         lines.append(f"| IQL on {_short(name)} | " + " | ".join(errors) + " |")
     return "\n".join(lines) + "\n"
