@@ -93,10 +93,10 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     """Algorithm 2 with `agent` (TD3 or IQL: `update(batch, rng)`, `policy()`) on real transitions `real`.
 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
-    -> mean return, called every `config.eval_every` steps. `checkpoint`: an
+    -> a score (mean return or normalized score), called every `config.eval_every` steps. `checkpoint`: an
     `.npz` path written at every evaluation and at the end; if it exists the run
     resumes there (agent, optimizers, generator, synthetic data) without
-    repeating finished steps. Returns [(step, return)].
+    repeating finished steps. Returns [(step, score)].
     """
     if config.source != "real" and model is None:
         raise ValueError(f"source {config.source!r} needs a trained diffusion model")
@@ -121,7 +121,7 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
             step += 1
             if evaluate is not None and step % config.eval_every == 0:
                 history.append((step, float(evaluate())))
-                log(f"  step {step:>8}  eval return {history[-1][1]:.1f}")
+                log(f"  step {step:>8}  evaluation {history[-1][1]:.1f}")
                 if checkpoint is not None:
                     _save(checkpoint, agent, config, rng, kept, step, history)
     if checkpoint is not None:
