@@ -56,7 +56,8 @@ ASSIGNMENTS = {
          "tests/test_guidance.py::test_target_likelihood_increases_with_lambda")),
     "td3bc-actor-gradient": Assignment(
         "implement the TD3+BC actor loss -lambda mean Q(s, pi(s)) + mean((pi(s) - a)^2) and its gradient",
-        ("tests/test_td3.py::test_actor_loss_gradient", "tests/test_td3.py::test_td3_bc_pulls_the_actor_towards_dataset_actions")),
+        ("tests/test_td3.py::test_actor_loss_gradient",
+         "tests/test_td3.py::test_td3_bc_pulls_the_actor_towards_dataset_actions")),
 }
 
 

@@ -10,8 +10,9 @@ def mean_se(values):
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         raise ValueError("need at least one value for a mean")
-    se = np.std(values, axis=0, ddof=1) / math.sqrt(len(values)) if len(values) > 1 else np.full(values.shape[1:], np.nan)
-    return np.mean(values, axis=0), se
+    if len(values) == 1:
+        return values[0], np.full(values.shape[1:], np.nan)
+    return np.mean(values, axis=0), np.std(values, axis=0, ddof=1) / math.sqrt(len(values))
 
 
 def format_mean_se(values, digits=1):

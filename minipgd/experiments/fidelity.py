@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..analysis.dynamics_error import dynamics_error
-from ..diffusion import TrajectoryLayout
 from ..envs.registry import make_env
 from .artifacts import cached_dataset, cached_diffusion, diffusion_path
 
@@ -35,10 +34,15 @@ class FidelityConfig:
         return cls(transitions=2_000, models=((16, 10), (16, 20)), sampler_steps=(4,), n_trajectories=4)
 
 
+def unguided_dynamics_error(model, env, n_trajectories, sampler_steps, seed):
+    """Per-trajectory, per-step dynamics error (n, H) of unguided samples of `model` (Sec. 5.3's metric)."""
+    raw = model.sample(n_trajectories, np.random.default_rng(seed), n_steps=sampler_steps)
+    return dynamics_error(env, raw, model.layout)
+
+
 def run_fidelity(work, config=FidelityConfig(), log=print):
     """-> rows {features, train_steps, parameters, sampler_steps, step1, mean, seconds} (model training cached)."""
     dataset = cached_dataset(os.path.join(work, f"{config.dataset}.npz"), config.dataset, config.transitions, log)
-    layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
     env = make_env(dataset.metadata["env_id"])
     rows = []
     for features, steps in config.models:
@@ -46,8 +50,7 @@ def run_fidelity(work, config=FidelityConfig(), log=print):
                                  features, steps, config.seed, log)
         for n_steps in config.sampler_steps:
             started = time.perf_counter()
-            raw = model.sample(config.n_trajectories, np.random.default_rng(config.seed), n_steps=n_steps)
-            error = dynamics_error(env, raw, layout)
+            error = unguided_dynamics_error(model, env, config.n_trajectories, n_steps, config.seed)
             rows.append({"features": features, "train_steps": steps, "parameters": model.unet.num_parameters(),
                          "sampler_steps": n_steps, "step1": float(error[:, 1].mean()),
                          "mean": float(error[:, 1:].mean()), "seconds": time.perf_counter() - started})

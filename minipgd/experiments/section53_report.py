@@ -110,9 +110,11 @@ def section53_table(results, command):
     for name, res in targets.items():
         cells = [format_mean_se(res["pgd"][s]["log_likelihood"], 2) for s in scales]
         lines.append(f"| IQL on {_short(name)} | " + " | ".join(cells)
-                     + f" | {format_mean_se(res['pets']['log_likelihood'], 2)} | {res['behavior_data_log_likelihood']:.2f} |")
-    lines += ["", f"**Dynamics MSE against the real simulator, mean over steps 1–{cfg['horizon'] - 1} (Fig. 6)**", "",
-              "| target policy | unguided (λ = 0) | PGD (λ = 1) | PETS | λ matching PETS' likelihood | PGD at that λ |",
+                     + f" | {format_mean_se(res['pets']['log_likelihood'], 2)}"
+                     + f" | {res['behavior_data_log_likelihood']:.2f} |")
+    lines += ["", f"**Dynamics MSE against the real simulator, mean over steps 1–{cfg['horizon'] - 1} (Fig. 6)**",
+              "", "| target policy | unguided (λ = 0) | PGD (λ = 1) | PETS | λ matching PETS' likelihood "
+              "| PGD at that λ |",
               "|---|---:|---:|---:|---:|---:|"]
     for name, res in targets.items():
         match = matched_lambda(res)

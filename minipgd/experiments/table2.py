@@ -22,7 +22,6 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from ..analysis.dynamics_error import dynamics_error
 from ..diffusion import TrajectoryDiffusion
 from ..envs.dataset import load_dataset
 from ..envs.registry import make_env
@@ -30,6 +29,7 @@ from ..nn.checkpoint import write_text_atomically
 from ..rl.offline_run import ALGORITHMS, run_offline_agent
 from ..rl.synthetic import SOURCES, Algorithm2Config
 from .artifacts import cached_dataset, cached_diffusion, silent
+from .fidelity import unguided_dynamics_error
 
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
 
@@ -145,12 +145,13 @@ def run_table2(work, config=Table2Config(), jobs=1, log=print):
     _claim(work, config)
     for name in config.datasets:  # a few seconds each, done first and in order
         cached_dataset(dataset_path(work, name), name, config.transitions, log)
-    todo = [(kind, args) for kind, args in units(config) if not os.path.exists(output_path(work, kind, args))]
-    total = len(units(config))
-    log(f"{total - len(todo)} of {total} units already done; running {len(todo)} with {jobs} job(s)")
-    done = total - len(todo)
-    for batch in (["diffusion"], ["agent"]):  # agents on synthetic data wait for every model
-        pending = [(kind, args) for kind, args in todo if kind in batch]
+    every = units(config)
+    todo = [(kind, args) for kind, args in every if not os.path.exists(output_path(work, kind, args))]
+    total = done = len(every)
+    done -= len(todo)
+    log(f"{done} of {total} units already done; running {len(todo)} with {jobs} job(s)")
+    for phase in ("diffusion", "agent"):  # agents on synthetic data wait for every model
+        pending = [(kind, args) for kind, args in todo if kind == phase]
         for describe, seconds in _execute(work, config, pending, jobs):
             done += 1
             log(f"[{done}/{total}] {describe} ({seconds:.0f} s, {(time.perf_counter() - started) / 60:.1f} min so far)")
@@ -190,8 +191,9 @@ def diffusion_fidelity(work, config, n_trajectories=256):
         if not os.path.exists(path):
             continue
         dataset, model = load_dataset(dataset_path(work, name)), TrajectoryDiffusion.load(path)
-        raw = model.sample(n_trajectories, np.random.default_rng(0), n_steps=config.algorithm2["sampler_steps"])
-        error = float(dynamics_error(make_env(dataset.metadata["env_id"]), raw, model.layout)[:, 1:].mean())
+        errors = unguided_dynamics_error(model, make_env(dataset.metadata["env_id"]), n_trajectories,
+                                         config.algorithm2["sampler_steps"], seed=0)
+        error = float(errors[:, 1:].mean())
         out[name] = (error, error / float(np.mean(dataset.observations.var(axis=0))))
     return out
 
@@ -199,9 +201,8 @@ def diffusion_fidelity(work, config, n_trajectories=256):
 def load_results(work, config):
     """Every finished run of the sweep, as dicts (missing runs are left out)."""
     results = []
-    for kind, args in units(config):
-        path = run_path(work, *args) if kind == "agent" else None
-        if path is not None and os.path.exists(path):
+    for path in (run_path(work, *args) for kind, args in units(config) if kind == "agent"):
+        if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 results.append(json.load(f))
     return results

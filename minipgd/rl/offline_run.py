@@ -17,7 +17,7 @@ ALGORITHMS = ("td3bc", "iql")
 
 
 def make_agent(algo, real, rng, total_steps):
-    """TD3+BC (α = 2.5) or IQL (cosine actor decay over `total_steps`), normalizing states with the data's statistics."""
+    """TD3+BC (α = 2.5) or IQL (actor lr decaying over `total_steps`), states normalized with the data's statistics."""
     obs_dim, act_dim = real["observations"].shape[1], real["actions"].shape[1]
     if algo == "iql":
         agent = IQL(obs_dim, act_dim, rng, IQLConfig(max_steps=total_steps))
