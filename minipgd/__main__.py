@@ -8,14 +8,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
-from .envs.behavior import POLICY_DIR, train_behavior
-from .envs.collect import collect_dataset
+from .diffusion.windows import trajectory_windows
 from .envs.dataset import load_dataset, save_dataset, summary
 from .envs.registry import DATASETS
-from .envs.segments import trajectory_windows
+from .experiments.offline_run import ALGORITHMS, run_offline_agent
 from .nn import UNetConfig
+from .nn.unet import HORIZON
 from .nn.checkpoint import write_text_atomically
-from .rl.offline_run import ALGORITHMS, run_offline_agent
+from .recipes.behavior import POLICY_DIR, train_behavior
+from .recipes.collect import collect_dataset
 from .rl.synthetic import Algorithm2Config
 
 
@@ -148,7 +149,7 @@ def main(argv=None):
     diffusion.add_argument("--steps", type=int, default=20_000)
     diffusion.add_argument("--batch-size", type=int, default=16, help="Table 3: 16")
     diffusion.add_argument("--features", type=int, default=32, help="U-Net width F (the paper: 1024)")
-    diffusion.add_argument("--horizon", type=int, default=16, help="trajectory length H (Table 3: 16)")
+    diffusion.add_argument("--horizon", type=int, default=HORIZON, help=f"trajectory length H (Table 3: {HORIZON})")
     diffusion.add_argument("--seed", type=int, default=0)
     diffusion.add_argument("--checkpoint", help="run state for resuming (default OUT.run.npz)")
     diffusion.set_defaults(run=_train_diffusion)

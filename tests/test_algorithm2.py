@@ -3,10 +3,12 @@ import numpy as np
 import pytest
 
 from minipgd.diffusion import DiffusionTrainConfig, train_diffusion
-from minipgd.diffusion.trajectory import windows_to_transitions
+from minipgd.diffusion.windows import windows_to_transitions
 from minipgd.envs import PointWorld2D
+from minipgd.experiments.toy2d import LAYOUT, behavior_trajectories
 from minipgd.nn import UNetConfig
-from minipgd.rl.synthetic import Algorithm2Config, as_float32, mixed_batch, train_agent
+from minipgd.rl.replay import as_float32
+from minipgd.rl.synthetic import Algorithm2Config, mixed_batch, train_agent
 from minipgd.rl.td3 import TD3, TD3Config
 
 WORLD = PointWorld2D()
@@ -14,10 +16,10 @@ WORLD = PointWorld2D()
 
 @pytest.fixture(scope="module")
 def setup():
-    raw = WORLD.behavior_dataset(128, np.random.default_rng(0))
+    raw = behavior_trajectories(WORLD, 128, np.random.default_rng(0))
     config = DiffusionTrainConfig(steps=60, batch_size=32, log_every=60, unet=UNetConfig(in_channels=6, features=16))
-    model = train_diffusion(raw, WORLD.layout, config, log=lambda line: None)
-    real = as_float32(windows_to_transitions(raw, WORLD.layout))
+    model = train_diffusion(raw, LAYOUT, config, log=lambda line: None)
+    real = as_float32(windows_to_transitions(raw, LAYOUT))
     return model, real
 
 

@@ -2,12 +2,9 @@
 import numpy as np
 import pytest
 
-from minipgd.analysis.behavior_regularized import (
-    LinearGaussianPolicy,
-    behavior_regularized_target,
-    gaussian_denoiser,
-    gaussian_kl,
-)
+from minipgd.analysis.behavior_regularized import LinearGaussianPolicy, behavior_regularized_target
+from minipgd.analysis.stats import gaussian_kl
+from minipgd.diffusion.exact_denoiser import gaussian_denoiser
 from minipgd.diffusion import TrajectoryLayout, TrajectoryNormalizer, guided_heun_sample, score_guided_denoiser
 
 LAYOUT = TrajectoryLayout(obs_dim=1, act_dim=1)

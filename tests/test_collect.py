@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from minipgd.__main__ import main
-from minipgd.envs.behavior import train_behavior
-from minipgd.envs.collect import collect_dataset
+from minipgd.recipes.behavior import train_behavior
+from minipgd.recipes.collect import collect_dataset
 from minipgd.envs.dataset import episode_returns, load_dataset
 from minipgd.rl.td3 import TD3, TD3Config
 

@@ -11,7 +11,7 @@ from minipgd.envs.dataset import (OfflineDataset, episode_returns, episode_slice
 from minipgd.nn import checkpoint
 from minipgd.nn.checkpoint import save_checkpoint
 
-HOPPER_REFS = (-20.272305, 3234.3)  # DESIGN, D4RL reference returns
+HOPPER_REFS = (-20.272305, 3234.3)  # docs/authors_code.md#d4rl-reference-returns
 
 
 def episodes_dataset(rng, lengths=(5, 7, 4), terminal=(True, False, False), refs=(None, None), obs_dim=3, act_dim=2):
@@ -133,13 +133,13 @@ def test_truncated_file(tmp_path, rng):
 
 def test_foreign_npz(tmp_path):
     np.savez(tmp_path / "other.npz", observations=np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="not a minipgd checkpoint"):
+    with pytest.raises(ValueError, match="not a minipgd dataset"):
         load_dataset(tmp_path / "other.npz")
 
 
 def test_checkpoint_that_is_not_a_dataset(tmp_path):
     save_checkpoint(tmp_path / "model.npz", {"w": np.zeros(3)}, {"kind": "TemporalUNet"})
-    with pytest.raises(ValueError, match="holds a 'TemporalUNet' file, not an OfflineDataset"):
+    with pytest.raises(ValueError, match="holds a 'TemporalUNet' file, not the dataset expected"):
         load_dataset(tmp_path / "model.npz")
 
 

@@ -15,9 +15,10 @@ from minipgd.diffusion import (
 )
 from minipgd.diffusion.edm import karras_sigmas
 from minipgd.diffusion.guidance import action_log_likelihood_gradient, unit_normalize
-from minipgd.envs import GoalReachingPolicy, PointWorld2D
+from minipgd.envs import PointWorld2D
+from minipgd.experiments.toy2d import behavior_trajectories, target_policy
 from minipgd.nn import UNetConfig
-from minipgd.rl import DeterministicGaussianPolicy
+from minipgd.rl import DeterministicGaussianPolicy, GoalReachingPolicy
 
 LAYOUT = TrajectoryLayout(obs_dim=2, act_dim=2)
 
@@ -140,9 +141,9 @@ def test_non_finite_policy_output_is_rejected():
 @pytest.fixture(scope="module")
 def toy_model():
     world = PointWorld2D()
-    data = world.behavior_dataset(512, np.random.default_rng(0))
+    data = behavior_trajectories(world, 512, np.random.default_rng(0))
     config = DiffusionTrainConfig(steps=400, batch_size=64, log_every=400, unet=UNetConfig(in_channels=6, features=16))
-    return world, train_diffusion(data, world.layout, config, log=lambda line: None)
+    return world, train_diffusion(data, LAYOUT, config, log=lambda line: None)
 
 
 def test_trajectories_of_the_wrong_horizon_are_rejected(toy_model):
@@ -153,10 +154,9 @@ def test_trajectories_of_the_wrong_horizon_are_rejected(toy_model):
 
 def test_target_likelihood_increases_with_lambda(toy_model):
     world, model = toy_model
-    target = world.target_policy()
+    target = target_policy(world)
     likelihoods = []
     for scale in (0.0, 0.3, 1.0):
-        guidance = PolicyGuidance(target, model.normalizer, scale=scale)
-        samples = model.sample(64, np.random.default_rng(1), guidance=guidance, n_steps=24)
-        likelihoods.append(target_log_likelihood(samples, target, world.layout))
+        samples = model.sample(64, np.random.default_rng(1), policy=target, scale=scale, n_steps=24)
+        likelihoods.append(target_log_likelihood(samples, target, LAYOUT))
     assert likelihoods[0] < likelihoods[1] < likelihoods[2], likelihoods

@@ -207,7 +207,7 @@ def test_actor_round_trip_keeps_the_state_normalization(tmp_path, rng):
 
 def test_loading_a_td3_actor_as_iql_says_what_it_holds(tmp_path, rng):
     TD3(3, 2, rng, TD3Config(hidden=(8,))).save_actor(tmp_path / "td3.npz")
-    with pytest.raises(ValueError, match="'TD3Actor' checkpoint, not an IQL actor"):
+    with pytest.raises(ValueError, match="'TD3Actor' file, not the IQL actor expected"):
         load_actor(tmp_path / "td3.npz")
 
 

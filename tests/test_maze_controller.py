@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("gymnasium_robotics")
 
-from minipgd.envs.maze_controller import (  # noqa: E402
+from minipgd.recipes.maze_controller import (  # noqa: E402
     WaypointController,
     collect_waypoint_episodes,
     plan_waypoints,
@@ -133,8 +133,8 @@ def test_collection_rejects_other_envs_and_empty_requests():
 
 
 def test_rewards_are_relabelled_to_the_evaluation_goal():
-    from minipgd.envs.collect import collect_dataset
-    from minipgd.envs.maze_controller import relabel_to_evaluation_goal
+    from minipgd.recipes.collect import collect_dataset
+    from minipgd.recipes.maze_controller import relabel_to_evaluation_goal
 
     env = make_env("maze2d-umaze")
     goal = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))

@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from minipgd.envs import GoalReachingPolicy
-from minipgd.rl import DeterministicGaussianPolicy
+from minipgd.rl import DeterministicGaussianPolicy, GoalReachingPolicy
 
 
 def test_log_prob_is_the_gaussian_density(rng):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minipgd.analysis.behavior_regularized import gaussian_denoiser
+from minipgd.diffusion.exact_denoiser import gaussian_denoiser
 from minipgd.diffusion.sampler import guided_heun_sample
 
 

@@ -1,11 +1,11 @@
-"""Trajectory windows (App. A.1, DESIGN "Data.") and their transitions (Algorithm 2)."""
+"""Trajectory windows (App. A.1, docs/authors_code.md#data-transforms) and their transitions (Algorithm 2)."""
 import numpy as np
 import pytest
 
 from minipgd.diffusion.trajectory import TrajectoryLayout
 from minipgd.envs.dataset import episode_slices
-from minipgd.diffusion.trajectory import windows_to_transitions
-from minipgd.envs.segments import trajectory_windows, window_starts
+from minipgd.diffusion.windows import windows_to_transitions
+from minipgd.diffusion.windows import trajectory_windows, window_starts
 
 from test_dataset import episodes_dataset
 

@@ -5,6 +5,7 @@ import pytest
 from minipgd.diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryNormalizer, train_diffusion
 from minipgd.diffusion.trajectory import ACTION_CLIP
 from minipgd.envs import PointWorld2D
+from minipgd.experiments.toy2d import LAYOUT, behavior_trajectories
 from minipgd.nn import UNetConfig
 
 WORLD = PointWorld2D()
@@ -18,32 +19,32 @@ def config(**overrides):
 
 @pytest.fixture(scope="module")
 def data():
-    return WORLD.behavior_dataset(64, np.random.default_rng(0))
+    return behavior_trajectories(WORLD, 64, np.random.default_rng(0))
 
 
 def test_normalizer_round_trip_and_unit_statistics(data):
-    norm = TrajectoryNormalizer.fit(data, WORLD.layout)
+    norm = TrajectoryNormalizer.fit(data, LAYOUT)
     encoded = norm.encode(data)
     np.testing.assert_allclose(encoded[:, :5].mean(axis=(0, 2)), 0, atol=1e-9)
     np.testing.assert_allclose(encoded[:, :5].std(axis=(0, 2)), 1, rtol=1e-9)
     expected = data.copy()
-    expected[:, WORLD.layout.act] = np.clip(expected[:, WORLD.layout.act], -ACTION_CLIP, ACTION_CLIP)
+    expected[:, LAYOUT.act] = np.clip(expected[:, LAYOUT.act], -ACTION_CLIP, ACTION_CLIP)
     np.testing.assert_allclose(norm.decode(encoded), expected, atol=1e-9)
-    assert norm.std[WORLD.layout.done] == 1.0  # the done channel never varies here
+    assert norm.std[LAYOUT.done] == 1.0  # the done channel never varies here
 
 
 def test_decoded_actions_stay_in_bounds(data):
-    norm = TrajectoryNormalizer.fit(data, WORLD.layout)
+    norm = TrajectoryNormalizer.fit(data, LAYOUT)
     decoded = norm.decode(50 * np.ones((1, 6, 16)))
-    assert np.all(np.abs(decoded[:, WORLD.layout.act]) <= 1.0)
+    assert np.all(np.abs(decoded[:, LAYOUT.act]) <= 1.0)
 
 
 def test_resumed_training_equals_an_uninterrupted_run(tmp_path, data):
-    straight = train_diffusion(data, WORLD.layout, config(), **QUIET)
+    straight = train_diffusion(data, LAYOUT, config(), **QUIET)
     path = tmp_path / "run.npz"
-    train_diffusion(data, WORLD.layout, config(steps=20), checkpoint=path, **QUIET)  # "interrupted" at step 20
+    train_diffusion(data, LAYOUT, config(steps=20), checkpoint=path, **QUIET)  # "interrupted" at step 20
     lines = []
-    resumed = train_diffusion(data, WORLD.layout, config(), checkpoint=path, log=lines.append)
+    resumed = train_diffusion(data, LAYOUT, config(), checkpoint=path, log=lines.append)
     assert any("resumed from" in line and "step 20/30" in line for line in lines)
     for (name, a, _), (_, b, _) in zip(straight.unet.named_parameters(), resumed.unet.named_parameters()):
         np.testing.assert_array_equal(a, b, err_msg=name)
@@ -51,13 +52,13 @@ def test_resumed_training_equals_an_uninterrupted_run(tmp_path, data):
 
 def test_checkpoint_of_another_architecture_is_refused(tmp_path, data):
     path = tmp_path / "run.npz"
-    train_diffusion(data, WORLD.layout, config(steps=10), checkpoint=path, **QUIET)
+    train_diffusion(data, LAYOUT, config(steps=10), checkpoint=path, **QUIET)
     with pytest.raises(ValueError, match="different U-Net"):
-        train_diffusion(data, WORLD.layout, config(unet=UNetConfig(in_channels=6, features=24)), checkpoint=path, **QUIET)
+        train_diffusion(data, LAYOUT, config(unet=UNetConfig(in_channels=6, features=24)), checkpoint=path, **QUIET)
 
 
 def test_saved_model_samples_identically(tmp_path, data):
-    model = train_diffusion(data, WORLD.layout, config(steps=10), **QUIET)
+    model = train_diffusion(data, LAYOUT, config(steps=10), **QUIET)
     model.save(tmp_path / "model.npz")
     loaded = TrajectoryDiffusion.load(tmp_path / "model.npz")
     a = model.sample(3, np.random.default_rng(1), n_steps=4)
@@ -68,10 +69,10 @@ def test_saved_model_samples_identically(tmp_path, data):
 
 def test_bad_training_data_is_rejected(data):
     with pytest.raises(ValueError, match="7 channels"):
-        train_diffusion(np.zeros((4, 7, 16)), WORLD.layout, config(), **QUIET)
+        train_diffusion(np.zeros((4, 7, 16)), LAYOUT, config(), **QUIET)
     bad = data.copy()
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        train_diffusion(bad, WORLD.layout, config(), **QUIET)
+        train_diffusion(bad, LAYOUT, config(), **QUIET)
     with pytest.raises(ValueError, match="positive"):
         config(steps=0)

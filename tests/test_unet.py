@@ -11,14 +11,14 @@ def small_unet(rng, dtype=np.float32, **overrides):
 
 
 def test_default_size_matches_the_authors_architecture(rng):
-    # F = 32, 3 levels, 25 channels (HalfCheetah: 17 obs + 6 act + reward + done); DESIGN.md
+    # F = 32, 3 levels, 25 channels (HalfCheetah: 17 obs + 6 act + reward + done); docs/authors_code.md
     assert TemporalUNet(UNetConfig(in_channels=25), rng).num_parameters() == 179_129
-    assert TemporalUNet(UNetConfig(in_channels=25, features=64), rng).num_parameters() == 704_857  # DESIGN.md: "705 k"
+    assert TemporalUNet(UNetConfig(in_channels=25, features=64), rng).num_parameters() == 704_857  # F = 64: the Section 5.3 model
 
 
 def test_paper_size_is_constructible(rng):
     model = TemporalUNet(UNetConfig.paper(in_channels=25), rng)
-    assert 170e6 < model.num_parameters() < 180e6  # "≈ 178 M parameters", DESIGN.md
+    assert 170e6 < model.num_parameters() < 180e6  # "≈ 178 M parameters" (docs/authors_code.md)
 
 
 def test_forward_shape_and_dtype(rng):

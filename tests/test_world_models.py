@@ -6,6 +6,7 @@ from minipgd.analysis.dynamics_error import dynamics_error
 from minipgd.diffusion import TrajectoryLayout
 from minipgd.envs.registry import make_env
 from minipgd.envs.toy2d import PointWorld2D
+from minipgd.experiments.toy2d import LAYOUT, one_step_error, target_policy
 from minipgd.nn.gradcheck import central_difference, relative_error
 from minipgd.world_models import EnsembleConfig, PETSEnsemble, ProbabilisticMLP, gaussian_nll, train_ensemble
 from minipgd.world_models import truncated_rollouts
@@ -141,15 +142,15 @@ class ExactToyModel:
 def test_truncated_rollouts_with_the_true_model_are_consistent(rng):
     world = PointWorld2D()
     starts = rng.standard_normal((50, 2))
-    raw = truncated_rollouts(ExactToyModel(world), world.target_policy(), starts, 5, rng, world.layout)
-    assert raw.shape == (50, world.layout.channels, 5)
-    np.testing.assert_array_equal(raw[:, world.layout.obs, 0], starts)
-    assert world.dynamics_error(raw) < 1e-12
-    assert np.all(np.abs(raw[:, world.layout.act]) <= 1.0)
+    raw = truncated_rollouts(ExactToyModel(world), target_policy(world), starts, 5, rng, LAYOUT)
+    assert raw.shape == (50, LAYOUT.channels, 5)
+    np.testing.assert_array_equal(raw[:, LAYOUT.obs, 0], starts)
+    assert one_step_error(world, raw) < 1e-12
+    assert np.all(np.abs(raw[:, LAYOUT.act]) <= 1.0)
     with pytest.raises(ValueError, match="rollout length"):
-        truncated_rollouts(ExactToyModel(world), world.target_policy(), starts, 0, rng, world.layout)
+        truncated_rollouts(ExactToyModel(world), target_policy(world), starts, 0, rng, LAYOUT)
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
-        truncated_rollouts(ExactToyModel(world), world.target_policy(), starts[:, :1], 3, rng, world.layout)
+        truncated_rollouts(ExactToyModel(world), target_policy(world), starts[:, :1], 3, rng, LAYOUT)
 
 
 def _halfcheetah_episode(rng, steps):

@@ -28,24 +28,27 @@ matplotlib.use("Agg")  # write files, never open windows
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from minipgd.analysis.behavior_regularized import (  # noqa: E402
-    LinearGaussianPolicy,
-    behavior_regularized_target,
-    gaussian_denoiser,
-    gaussian_kl,
-)
+from minipgd.analysis.behavior_regularized import LinearGaussianPolicy, behavior_regularized_target  # noqa: E402
+from minipgd.analysis.stats import gaussian_kl  # noqa: E402
+from minipgd.diffusion.exact_denoiser import gaussian_denoiser  # noqa: E402
 from minipgd.analysis.likelihood import target_log_likelihood  # noqa: E402
 from minipgd.diffusion import (  # noqa: E402
     DiffusionTrainConfig,
-    PolicyGuidance,
     TrajectoryLayout,
     TrajectoryNormalizer,
     guided_heun_sample,
     score_guided_denoiser,
     train_diffusion,
 )
+from minipgd.diffusion.windows import windows_to_transitions  # noqa: E402
 from minipgd.envs import PointWorld2D  # noqa: E402
-from minipgd.diffusion.trajectory import windows_to_transitions  # noqa: E402
+from minipgd.experiments.toy2d import (  # noqa: E402
+    LAYOUT,
+    behavior_trajectories,
+    one_step_error,
+    policy_trajectories,
+    target_policy,
+)
 from minipgd.nn import UNetConfig  # noqa: E402
 from minipgd.world_models import EnsembleConfig, train_ensemble, truncated_rollouts  # noqa: E402
 
@@ -75,10 +78,10 @@ started = time.perf_counter()
 # %%
 world = PointWorld2D()
 rng = np.random.default_rng(SEED)
-behavior = world.behavior_dataset(EPISODES, rng)  # (N, C, H): x, y, a_x, a_y, reward, done
-target_rollouts = world.target_rollouts(N_SAMPLES, rng)
-target = world.target_policy()
-print(f"behavior dataset: {behavior.shape[0]} trajectories of H = {behavior.shape[2]}, {world.layout.describe()}")
+behavior = behavior_trajectories(world, EPISODES, rng)  # (N, C, H): x, y, a_x, a_y, reward, done
+target = target_policy(world)
+target_rollouts = policy_trajectories(world, target, N_SAMPLES, rng)
+print(f"behavior dataset: {behavior.shape[0]} trajectories of H = {behavior.shape[2]}, {LAYOUT.describe()}")
 
 # %% [markdown]
 # ## 2. Train the trajectory diffusion model (Sec. 4, Appendix A)
@@ -92,9 +95,9 @@ config = DiffusionTrainConfig(
     batch_size=64,
     log_every=max(TRAIN_STEPS // 4, 1),
     seed=SEED,
-    unet=UNetConfig(in_channels=world.layout.channels, horizon=world.horizon, features=FEATURES),
+    unet=UNetConfig(in_channels=LAYOUT.channels, horizon=world.horizon, features=FEATURES),
 )
-model = train_diffusion(behavior, world.layout, config)
+model = train_diffusion(behavior, LAYOUT, config)
 
 # %% [markdown]
 # ## 3. Sample with and without policy guidance (Algorithm 1)
@@ -106,8 +109,7 @@ model = train_diffusion(behavior, world.layout, config)
 
 # %%
 def sample(scale):
-    guidance = PolicyGuidance(target, model.normalizer, scale=scale)
-    return model.sample(N_SAMPLES, np.random.default_rng(SEED + 1), guidance=guidance, n_steps=SAMPLER_STEPS)
+    return model.sample(N_SAMPLES, np.random.default_rng(SEED + 1), policy=target, scale=scale, n_steps=SAMPLER_STEPS)
 
 
 samples = {scale: sample(scale) for scale in sorted(set(LAMBDAS) | set(SHOWN_LAMBDAS))}
@@ -123,12 +125,12 @@ samples = {scale: sample(scale) for scale in sorted(set(LAMBDAS) | set(SHOWN_LAM
 
 # %%
 world_model = train_ensemble(
-    windows_to_transitions(behavior, world.layout),
+    windows_to_transitions(behavior, LAYOUT),
     EnsembleConfig(hidden=(64, 64), steps=WORLD_MODEL_STEPS, eval_every=max(WORLD_MODEL_STEPS // 4, 1), seed=SEED),
 )
 model_rng = np.random.default_rng(SEED + 2)
 anchors = behavior[model_rng.integers(0, len(behavior), N_SAMPLES), :, model_rng.integers(0, world.horizon, N_SAMPLES)]
-rollouts = truncated_rollouts(world_model, target, anchors[:, world.layout.obs], ROLLOUT_K, model_rng, world.layout)
+rollouts = truncated_rollouts(world_model, target, anchors[:, LAYOUT.obs], ROLLOUT_K, model_rng, LAYOUT)
 
 # %% [markdown]
 # ## 5. Fig. 2 analog
@@ -167,21 +169,22 @@ fig.savefig(FIGURES / "fig2_trajectories.png", dpi=120)
 #
 # Sec. 5.3 measures the mean log-likelihood log π(a_t|s_t) of synthetic actions
 # under the target policy. Here we also have the true dynamics, so we can report
-# the dynamics error ||s_{t+1} − (s_t + 0.1 a_t)|| of every synthetic transition.
+# the one-step error ||s_{t+1} − (s_t + 0.1 a_t)|| of every synthetic transition
+# (an L2 norm; Sec. 5.3's "dynamics error" on MuJoCo is an open-loop MSE).
 
 # %%
-rows = [(scale, target_log_likelihood(s, target, world.layout), world.dynamics_error(s)) for scale, s in samples.items()]
-print("\n   λ    log π(a|s)   dynamics error   (mean over transitions)")
+rows = [(scale, target_log_likelihood(s, target, LAYOUT), one_step_error(world, s)) for scale, s in samples.items()]
+print("\n   λ    log π(a|s)   one-step error   (mean over transitions)")
 for scale, ll, err in rows:
     print(f"{scale:5.2f}   {ll:10.3f}   {err:12.4f}")
 references = {
-    "behavior data": target_log_likelihood(behavior, target, world.layout),
-    "target rollouts": target_log_likelihood(target_rollouts, target, world.layout),
-    "world model": target_log_likelihood(rollouts, target, world.layout),
+    "behavior data": target_log_likelihood(behavior, target, LAYOUT),
+    "target rollouts": target_log_likelihood(target_rollouts, target, LAYOUT),
+    "world model": target_log_likelihood(rollouts, target, LAYOUT),
 }
 for name, value in references.items():
     print(f"{name:>15}: log π(a|s) = {value:.3f}")
-print(f"    world model: dynamics error {world.dynamics_error(rollouts):.4f} (k = {ROLLOUT_K} steps)")
+print(f"    world model: one-step error {one_step_error(world, rollouts):.4f} (k = {ROLLOUT_K} steps)")
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
 scales = [r[0] for r in rows]
@@ -195,11 +198,11 @@ left.set_xlabel("guidance coefficient λ")
 left.set_ylabel("mean log π_target(a|s)")
 left.legend(fontsize=8)
 right.plot(scales, [r[2] for r in rows], "o-", color="tab:purple")
-right.axhline(world.dynamics_error(rollouts), color="tab:orange", ls=":")
+right.axhline(one_step_error(world, rollouts), color="tab:orange", ls=":")
 right.set_xscale("symlog", linthresh=0.05)
 right.set_xlim(left=0)
 right.set_xlabel("guidance coefficient λ")
-right.set_ylabel("dynamics error per transition")
+right.set_ylabel("one-step error ||s' − (s + 0.1 a)||")
 fig.tight_layout()
 fig.savefig(FIGURES / "tutorial01_likelihood.png", dpi=120)
 

@@ -25,7 +25,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from minipgd.analysis.behavior_regularized import gaussian_denoiser, gaussian_kl  # noqa: E402
+from minipgd.analysis.stats import gaussian_kl  # noqa: E402
+from minipgd.diffusion.exact_denoiser import gaussian_denoiser  # noqa: E402
 from minipgd.diffusion import edm, guided_heun_sample  # noqa: E402
 
 FAST = "--fast" in sys.argv or os.environ.get("MINIPGD_FAST") == "1"

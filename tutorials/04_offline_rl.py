@@ -31,13 +31,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minipgd.analysis.likelihood import target_log_likelihood  # noqa: E402
-from minipgd.diffusion import DiffusionTrainConfig, PolicyGuidance, TrajectoryLayout, train_diffusion  # noqa: E402
-from minipgd.envs.collect import collect_dataset  # noqa: E402
+from minipgd.diffusion import DiffusionTrainConfig, TrajectoryLayout, train_diffusion  # noqa: E402
+from minipgd.recipes.collect import collect_dataset  # noqa: E402
 from minipgd.envs.dataset import summary  # noqa: E402
 from minipgd.envs.registry import make_env  # noqa: E402
-from minipgd.envs.segments import trajectory_windows  # noqa: E402
+from minipgd.diffusion.windows import trajectory_windows  # noqa: E402
 from minipgd.nn import UNetConfig  # noqa: E402
-from minipgd.rl.offline_run import run_offline_agent  # noqa: E402
+from minipgd.experiments.offline_run import run_offline_agent  # noqa: E402
 from minipgd.rl.synthetic import Algorithm2Config  # noqa: E402
 
 FAST = "--fast" in sys.argv or os.environ.get("MINIPGD_FAST") == "1"
@@ -46,7 +46,7 @@ FIGURES.mkdir(parents=True, exist_ok=True)
 SEED = 0
 DATASET = "maze2d-umaze"
 TRANSITIONS = 10_000 if FAST else 100_000
-DIFFUSION_STEPS = 50 if FAST else 10_000
+DIFFUSION_TRAIN_STEPS = 50 if FAST else 10_000
 EPOCHS, STEPS_PER_EPOCH = (2, 50) if FAST else (4, 2_500)  # N_epochs × N_policy (the paper: 4 × 250,000)
 TRAJECTORIES = 16 if FAST else 512  # per generation (the paper: 16,384)
 SAMPLER_STEPS = 8 if FAST else 64  # the paper: 256
@@ -76,7 +76,7 @@ print(f"{DATASET}: {info['transitions']} transitions, {info['episodes']} episode
 layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
 windows = trajectory_windows(dataset, horizon=16)
 model = train_diffusion(windows, layout, DiffusionTrainConfig(
-    steps=DIFFUSION_STEPS, seed=SEED, log_every=max(DIFFUSION_STEPS // 4, 1),
+    steps=DIFFUSION_TRAIN_STEPS, seed=SEED, log_every=max(DIFFUSION_TRAIN_STEPS // 4, 1),
     unet=UNetConfig(in_channels=layout.channels, horizon=16, features=16 if FAST else 32)))
 
 # %% [markdown]
@@ -119,8 +119,7 @@ fig.savefig(FIGURES / "tutorial04_learning_curves.png", dpi=120)
 
 # %%
 policy = agents["guided"].policy()
-samples = {scale: model.sample(TRAJECTORIES, np.random.default_rng(SEED + 1), n_steps=SAMPLER_STEPS,
-                               guidance=PolicyGuidance(policy, model.normalizer, scale=scale) if scale else None)
+samples = {scale: model.sample(TRAJECTORIES, np.random.default_rng(SEED + 1), policy, scale, n_steps=SAMPLER_STEPS)
            for scale in (0.0, 1.0)}
 for scale, raw in samples.items():
     print(f"λ = {scale}: mean log π(a|s) of the synthetic actions = {target_log_likelihood(raw, policy, layout):.3f}")

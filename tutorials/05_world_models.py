@@ -37,11 +37,11 @@ import numpy as np  # noqa: E402
 
 from minipgd.analysis.dynamics_error import dynamics_error  # noqa: E402
 from minipgd.analysis.likelihood import target_log_likelihood  # noqa: E402
-from minipgd.diffusion import DiffusionTrainConfig, PolicyGuidance, TrajectoryLayout, train_diffusion  # noqa: E402
-from minipgd.envs.behavior import POLICY_DIR  # noqa: E402
-from minipgd.envs.collect import collect_dataset  # noqa: E402
+from minipgd.diffusion import DiffusionTrainConfig, TrajectoryLayout, train_diffusion  # noqa: E402
+from minipgd.recipes.behavior import POLICY_DIR  # noqa: E402
+from minipgd.recipes.collect import collect_dataset  # noqa: E402
 from minipgd.envs.registry import make_env  # noqa: E402
-from minipgd.envs.segments import trajectory_windows  # noqa: E402
+from minipgd.diffusion.windows import trajectory_windows  # noqa: E402
 from minipgd.nn import UNetConfig  # noqa: E402
 from minipgd.rl import DeterministicGaussianPolicy  # noqa: E402
 from minipgd.rl.td3 import load_actor  # noqa: E402
@@ -53,7 +53,7 @@ FIGURES.mkdir(parents=True, exist_ok=True)
 SEED = 0
 H = 16  # trajectory length: 16 states, as in Fig. 6
 TRANSITIONS = 5_000 if FAST else 100_000
-DIFFUSION_STEPS = 50 if FAST else 20_000
+DIFFUSION_TRAIN_STEPS = 50 if FAST else 20_000
 FEATURES = 16 if FAST else 64  # U-Net width: F = 32 has ~4x the dynamics error (results/diffusion_fidelity.md)
 WORLD_MODEL_STEPS = 50 if FAST else 3_000
 N_TRAJECTORIES = 16 if FAST else 256
@@ -81,7 +81,7 @@ world_model = train_ensemble(dataset.arrays(), EnsembleConfig(steps=WORLD_MODEL_
                                                                eval_every=max(WORLD_MODEL_STEPS // 3, 1)))
 windows = trajectory_windows(dataset, horizon=H)
 diffusion = train_diffusion(windows, layout, DiffusionTrainConfig(
-    steps=DIFFUSION_STEPS, seed=SEED, log_every=max(DIFFUSION_STEPS // 3, 1),
+    steps=DIFFUSION_TRAIN_STEPS, seed=SEED, log_every=max(DIFFUSION_TRAIN_STEPS // 3, 1),
     unet=UNetConfig(in_channels=layout.channels, horizon=H, features=FEATURES)))
 
 # %% [markdown]
@@ -96,9 +96,8 @@ rng = np.random.default_rng(SEED + 1)
 starts = dataset.observations[rng.integers(0, len(dataset.observations), N_TRAJECTORIES)]
 synthetic = {"PETS": truncated_rollouts(world_model, target, starts, H, rng, layout)}
 for scale in LAMBDAS:
-    guidance = PolicyGuidance(target, diffusion.normalizer, scale=scale) if scale else None
-    synthetic[f"PGD λ = {scale:g}"] = diffusion.sample(N_TRAJECTORIES, np.random.default_rng(SEED + 2),
-                                                       guidance=guidance, n_steps=SAMPLER_STEPS)
+    synthetic[f"PGD λ = {scale:g}"] = diffusion.sample(N_TRAJECTORIES, np.random.default_rng(SEED + 2), target, scale,
+                                                       n_steps=SAMPLER_STEPS)
 
 # %% [markdown]
 # ## 3. The two proxies of Sec. 5.3

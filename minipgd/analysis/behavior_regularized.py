@@ -8,8 +8,8 @@ p_off = N(μ, Σ), and the target policy is linear-Gaussian,
 
 is Gaussian too. Writing a_t − K s_t = A_t τ, log q^λ = −λ/2 Σ_t |A_t τ − c|²_D with
 D = diag(1/std²), so F has precision P = Σ⁻¹ + λ Σ_t A_tᵀ D A_t and mean
-P⁻¹ (Σ⁻¹ μ + λ Σ_t A_tᵀ D c). The toy also gives the exact denoiser of p_off,
-so the sampler's own error is zero and any gap between guided samples and F is
+P⁻¹ (Σ⁻¹ μ + λ Σ_t A_tᵀ D c). The toy also has an exact denoiser
+(`minipgd.diffusion.exact_denoiser`), so the sampler's own error is zero and any gap between guided samples and F is
 the guidance approximation's (Eq. 9 holds only as σ → 0; Eq. 11 drops the
 state component of the gradient).
 """
@@ -29,23 +29,6 @@ class LinearGaussianPolicy(GaussianPolicy):
 
     def _mean_std(self, states):
         return states @ self.gain.T + self.offset, self.std
-
-
-def gaussian_denoiser(mu, cov):
-    """Exact D(x; σ) = μ + Σ (Σ + σ² I)⁻¹ (x − μ) for trajectories ~ N(μ, Σ) flattened over (C, H)."""
-    mu, cov = np.asarray(mu, dtype=np.float64), np.asarray(cov, dtype=np.float64)
-
-    def denoise(x, sigma):
-        flat = x.reshape(len(x), -1)
-        sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64).reshape(-1), (len(x),))
-        out = np.empty_like(flat)
-        for level in np.unique(sigma):
-            rows = sigma == level
-            gain = np.linalg.solve(cov + level**2 * np.eye(len(mu)), cov).T  # Σ (Σ + σ² I)⁻¹
-            out[rows] = mu + (flat[rows] - mu) @ gain.T
-        return out.reshape(x.shape)
-
-    return denoise
 
 
 def _action_residual_maps(layout, horizon, policy):
@@ -72,13 +55,3 @@ def behavior_regularized_target(mu, cov, policy, layout, horizon, scale):
         linear += scale * a_t.T @ weight @ policy.offset
     covariance = np.linalg.inv(precision)
     return covariance @ linear, covariance
-
-
-def gaussian_kl(mean_p, cov_p, mean_q, cov_q):
-    """KL(N(mean_p, cov_p) || N(mean_q, cov_q))."""
-    k = len(mean_p)
-    inv_q = np.linalg.inv(cov_q)
-    diff = mean_q - mean_p
-    _, logdet_p = np.linalg.slogdet(cov_p)
-    _, logdet_q = np.linalg.slogdet(cov_q)
-    return 0.5 * (np.trace(inv_q @ cov_p) + diff @ inv_q @ diff - k + logdet_q - logdet_p)

@@ -15,7 +15,8 @@ def dynamics_error(env, raw, layout):
     raw = np.asarray(raw, dtype=np.float64)
     if raw.ndim != 3 or raw.shape[1] != layout.channels:
         raise ValueError(f"expected trajectories (n, {layout.channels}, H) for {layout.describe()}, got {raw.shape}")
-    states = raw[:, layout.obs].transpose(0, 2, 1)  # (n, H, obs)
-    actions = raw[:, layout.act, :-1].transpose(0, 2, 1)  # the H − 1 actions that lead to states 1 .. H−1
+    parts = layout.split(raw)
+    states = parts["observations"]  # (n, H, obs)
+    actions = parts["actions"][:, :-1]  # the H − 1 actions that lead to states 1 .. H−1
     real = np.stack([replay_actions(env, s[0], a) for s, a in zip(states, actions)])
     return np.mean((states - real) ** 2, axis=-1)

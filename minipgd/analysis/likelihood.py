@@ -4,6 +4,5 @@ import numpy as np
 
 def target_log_likelihood(raw, policy, layout):
     """Mean log π(a_t|s_t) over every transition of raw trajectories (n, C, H) in environment units."""
-    states = raw[:, layout.obs].transpose(0, 2, 1)
-    actions = raw[:, layout.act].transpose(0, 2, 1)
-    return float(np.mean(policy.log_prob(states, actions)))
+    parts = layout.split(raw)
+    return float(np.mean(policy.log_prob(parts["observations"], parts["actions"])))

@@ -25,3 +25,13 @@ def welch_p_value(a, b):
     if min(len(a), len(b)) < 2:
         return math.nan
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def gaussian_kl(mean_p, cov_p, mean_q, cov_q):
+    """KL(N(mean_p, cov_p) || N(mean_q, cov_q))."""
+    k = len(mean_p)
+    inv_q = np.linalg.inv(cov_q)
+    diff = mean_q - mean_p
+    _, logdet_p = np.linalg.slogdet(cov_p)
+    _, logdet_q = np.linalg.slogdet(cov_q)
+    return 0.5 * (np.trace(inv_q @ cov_p) + diff @ inv_q @ diff - k + logdet_q - logdet_p)

@@ -6,7 +6,7 @@ EDM's log-normal noise levels and loss weighting, as the authors' code does.
 import numpy as np
 
 # Table 4
-DIFFUSION_STEPS = 256
+SAMPLER_STEPS = 256  # N
 S_CHURN = 80.0
 S_NOISE = 1.003
 S_TMAX = 50.0
@@ -20,7 +20,7 @@ P_MEAN = -1.2
 P_STD = 1.2
 
 
-def karras_sigmas(n_steps=DIFFUSION_STEPS, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=RHO):
+def karras_sigmas(n_steps=SAMPLER_STEPS, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, rho=RHO):
     """σ_0 = σ_max > ... > σ_{N-1} = σ_min, with σ_N = 0 appended: (N + 1,) (Karras et al., Eq. 5)."""
     if n_steps < 1:
         raise ValueError(f"the sampler needs at least one step, got n_steps={n_steps}")

@@ -56,11 +56,8 @@ def guidance_schedule(scale, sigmas, beta=BETA, schedule="cosine"):
 
 def _policy_terms(tau, policy, normalizer):
     """∇_a log π in environment units, the policy std, and d(raw action)/d(normalized action): each (B, act, H)."""
-    layout = normalizer.layout
-    raw = normalizer.decode(tau)
-    states = raw[:, layout.obs].transpose(0, 2, 1)  # (B, H, obs)
-    actions = raw[:, layout.act].transpose(0, 2, 1)  # (B, H, act)
-    grad_raw, std = policy.grad_log_prob_and_std(states, actions)  # closed form, Eq. 11
+    raw = normalizer.layout.split(normalizer.decode(tau))  # (B, H, obs), (B, H, act), ...
+    grad_raw, std = policy.grad_log_prob_and_std(raw["observations"], raw["actions"])  # closed form, Eq. 11
     return grad_raw.transpose(0, 2, 1), std.transpose(0, 2, 1), normalizer.action_jacobian(tau)
 
 
@@ -92,7 +89,7 @@ def unit_normalize(grad, layout, norm="trajectory"):
 class PolicyGuidance:
     """Everything Algorithm 1 needs to guide a sampler towards `policy`."""
 
-    policy: object  # a GaussianPolicy in environment units
+    policy: object  # any Gaussian policy in environment units: obs_dim, act_dim, grad_log_prob_and_std
     normalizer: object  # TrajectoryNormalizer of the diffusion model
     scale: float = 1.0  # λ
     beta: float = BETA

@@ -1,16 +1,18 @@
 """A trained trajectory diffusion model: the (EMA) denoiser and its normalizer.
 
-`sample` runs Algorithm 1 and returns trajectories in environment units;
-`save`/`load` keep weights, U-Net config, layout and normalization together in
-one `.npz` checkpoint.
+`sample` runs Algorithm 1, unguided or guided by any Gaussian policy, and returns
+trajectories in environment units; `save`/`load` keep weights, U-Net config,
+layout and normalization together in one `.npz` checkpoint.
 """
 from dataclasses import asdict
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser
+from .edm import SAMPLER_STEPS
+from .guidance import PolicyGuidance
 from .sampler import guided_heun_sample
 from .trajectory import TrajectoryLayout, TrajectoryNormalizer
 
@@ -34,32 +36,42 @@ class TrajectoryDiffusion:
     def horizon(self):
         return self.unet.cfg.horizon
 
-    def sample_normalized(self, n, rng, guidance=None, **sampler_options):
-        """n trajectories in model space (n, C, H) via Algorithm 1."""
+    def guidance(self, policy, scale=1.0, **options):
+        """Alg. 1's guidance towards `policy` through this model's normalizer, or None when there is none
+        to apply (no policy, or λ = 0: the unguided sampler). `options`: `PolicyGuidance`'s fields."""
+        if policy is None or scale == 0:
+            return None
+        return PolicyGuidance(policy, self.normalizer, scale=scale, **options)
+
+    def sample_normalized(self, n, rng, policy=None, scale=1.0, n_steps=SAMPLER_STEPS, guidance_options=None,
+                          **sampler_options):
+        """n trajectories in model space (n, C, H) via Algorithm 1, guided towards `policy` with λ = `scale`.
+
+        `policy`: any object with obs_dim, act_dim and `grad_log_prob_and_std(states, actions)` in
+        environment units (a `minipgd.rl.policy.GaussianPolicy`), or None for unguided samples.
+        """
         if n < 1:
             raise ValueError(f"number of trajectories must be positive, got {n}")
-        if guidance is not None and guidance.normalizer is not self.normalizer:
-            raise ValueError("guidance must use this model's normalizer (PolicyGuidance(normalizer=model.normalizer))")
+        guidance = self.guidance(policy, scale, **(guidance_options or {}))
         shape = (n, self.layout.channels, self.horizon)
-        return guided_heun_sample(self.denoiser, shape, rng, guidance=guidance, **sampler_options)
+        return guided_heun_sample(self.denoiser, shape, rng, guidance=guidance, n_steps=n_steps, **sampler_options)
 
-    def sample(self, n, rng, guidance=None, **sampler_options):
-        """n trajectories in environment units (n, C, H)."""
-        return self.normalizer.decode(self.sample_normalized(n, rng, guidance, **sampler_options))
+    def sample(self, n, rng, policy=None, scale=1.0, n_steps=SAMPLER_STEPS, guidance_options=None,
+               **sampler_options):
+        """n trajectories in environment units (n, C, H); the arguments as `sample_normalized`'s."""
+        return self.normalizer.decode(self.sample_normalized(n, rng, policy, scale, n_steps, guidance_options,
+                                                             **sampler_options))
 
     def save(self, path):
-        arrays = {f"unet.{k}": v for k, v in self.unet.state_dict().items()}
-        arrays.update({f"normalizer.{k}": v for k, v in self.normalizer.state_dict().items()})
+        arrays = {**prefixed(self.unet.state_dict(), "unet."), **prefixed(self.normalizer.state_dict(), "normalizer.")}
         save_checkpoint(path, arrays, {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)})
 
     @classmethod
     def load(cls, path):
-        arrays, meta = load_checkpoint(path)
-        if meta.get("kind") != "TrajectoryDiffusion":
-            raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TrajectoryDiffusion")
+        arrays, meta = load_checkpoint(path, kind="TrajectoryDiffusion", what="diffusion model")
         unet, layout = _rebuild(meta)
-        unet.load_state_dict(with_prefix(arrays, "unet."))
-        return cls(unet, TrajectoryNormalizer.from_state_dict(layout, with_prefix(arrays, "normalizer.")))
+        unet.load_state_dict(unprefixed(arrays, "unet."))
+        return cls(unet, TrajectoryNormalizer.from_state_dict(layout, unprefixed(arrays, "normalizer.")))
 
 
 def _describe(unet, layout):
@@ -70,6 +82,3 @@ def _rebuild(meta):
     unet_cfg = UNetConfig(**dict(meta["unet"], dim_mults=tuple(meta["unet"]["dim_mults"])))
     return TemporalUNet(unet_cfg, np.random.default_rng(0)), TrajectoryLayout(**meta["layout"])
 
-
-def with_prefix(arrays, prefix):
-    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}

@@ -15,7 +15,7 @@ def guided_heun_sample(
     shape,
     rng,
     guidance=None,
-    n_steps=edm.DIFFUSION_STEPS,
+    n_steps=edm.SAMPLER_STEPS,
     sigma_min=edm.SIGMA_MIN,
     sigma_max=edm.SIGMA_MAX,
     rho=edm.RHO,

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam, clip_grad_norm, cosine_lr
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser, edm_loss, edm_validation_loss
-from .model import TrajectoryDiffusion, with_prefix
+from .model import TrajectoryDiffusion
 from .trajectory import TrajectoryNormalizer, check_trajectories
 
 
@@ -98,22 +98,19 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
 
 
 def _save_run(path, model, ema, optimizer, rng, step, unet_cfg):
-    arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
-    arrays.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
-    arrays.update({f"adam.{k}": v for k, v in optimizer.state_dict().items()})
+    arrays = {**prefixed(model.state_dict(), "model."), **prefixed(ema.state_dict(), "ema."),
+              **prefixed(optimizer.state_dict(), "adam.")}
     meta = {"kind": "DiffusionTrainingRun", "step": step, "rng": rng.bit_generator.state, "unet": asdict(unet_cfg)}
     save_checkpoint(path, arrays, meta)
 
 
 def _resume(path, model, ema, optimizer, rng, unet_cfg):
-    arrays, meta = load_checkpoint(path)
-    if meta.get("kind") != "DiffusionTrainingRun":
-        raise ValueError(f"{path!r} is not a diffusion training checkpoint")
+    arrays, meta = load_checkpoint(path, kind="DiffusionTrainingRun", what="diffusion training checkpoint")
     if meta["unet"] != asdict(unet_cfg) | {"dim_mults": list(unet_cfg.dim_mults)}:
         raise ValueError(f"{path!r} was written for a different U-Net ({meta['unet']}), not {asdict(unet_cfg)}")
-    model.load_state_dict(with_prefix(arrays, "model."))
-    ema.load_state_dict(with_prefix(arrays, "ema."))
-    optimizer.load_state_dict(with_prefix(arrays, "adam."))
+    model.load_state_dict(unprefixed(arrays, "model."))
+    ema.load_state_dict(unprefixed(arrays, "ema."))
+    optimizer.load_state_dict(unprefixed(arrays, "adam."))
     rng.bit_generator.state = meta["rng"]
     return int(meta["step"])
 

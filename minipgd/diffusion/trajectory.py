@@ -48,10 +48,20 @@ class TrajectoryLayout:
     def describe(self):
         return f"obs {self.obs_dim} + act {self.act_dim} + reward + done = {self.channels} channels"
 
-    def stack(self, obs, act, reward, done):
-        """(B, H, obs), (B, H, act), (B, H), (B, H) -> (B, C, H)."""
-        parts = [obs, act, np.asarray(reward)[..., None], np.asarray(done, dtype=np.float64)[..., None]]
+    def stack(self, observations, actions, rewards, terminations):
+        """(B, H, obs), (B, H, act), (B, H), (B, H) -> trajectories (B, C, H); the inverse of `split`."""
+        parts = [observations, actions, np.asarray(rewards)[..., None],
+                 np.asarray(terminations, dtype=np.float64)[..., None]]
         return np.concatenate(parts, axis=-1).transpose(0, 2, 1)
+
+    def split(self, tau):
+        """Trajectories (B, C, H) -> {observations (B, H, obs), actions (B, H, act), rewards (B, H),
+        terminations (B, H)}, time-major views; the inverse of `stack` (done stays a number here)."""
+        tau = np.asarray(tau)
+        return {"observations": tau[:, self.obs].transpose(0, 2, 1),
+                "actions": tau[:, self.act].transpose(0, 2, 1),
+                "rewards": tau[:, self.reward],
+                "terminations": tau[:, self.done]}
 
 
 class TrajectoryNormalizer:
@@ -122,24 +132,3 @@ def check_trajectories(tau, layout, horizon=None):
         raise ValueError("trajectories contain NaN or inf")
     return tau
 
-
-def windows_to_transitions(raw, layout):
-    """Raw windows (W, C, H) in environment units -> W·(H − 1) transitions (Algorithm 2's data).
-
-    Row t and row t+1 of a window give (s_t, a_t, r_t, s_{t+1}, done_t), done = done channel > 0.5
-    as in the authors' code. Decode model samples first (`TrajectoryNormalizer.decode`).
-    """
-    raw = check_trajectories(raw, layout)
-    if raw.shape[2] < 2:
-        raise ValueError(f"windows of length H = {raw.shape[2]} hold no transition; expected H >= 2")
-    obs = raw[:, layout.obs]
-    return {"observations": _as_rows(obs[:, :, :-1]),
-            "actions": _as_rows(raw[:, layout.act, :-1]),
-            "rewards": raw[:, layout.reward, :-1].reshape(-1),
-            "next_observations": _as_rows(obs[:, :, 1:]),
-            "terminations": raw[:, layout.done, :-1].reshape(-1) > 0.5}
-
-
-def _as_rows(channels):
-    """(W, c, T) -> (W·T, c), window by window, time inside each."""
-    return channels.transpose(0, 2, 1).reshape(-1, channels.shape[1])

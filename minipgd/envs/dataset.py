@@ -4,7 +4,7 @@ A dataset is D4RL-shaped: row t holds the transition (s_t, a_t, r_t, s_{t+1})
 with two flags, `terminations` (the MDP ended: no bootstrapping past s_{t+1})
 and `truncations` (a time-out: the episode stopped, the MDP did not). An episode
 ends at a row where either flag is set, and the last row must end one. The
-paper's D4RL archives cannot be downloaded at run time (DESIGN "No downloads"),
+paper's D4RL archives cannot be downloaded at run time (`docs/authors_code.md#no-downloads`),
 so datasets are produced locally by recipes or imported from Minari files that
 are already on disk (`load_minari`).
 """
@@ -125,7 +125,7 @@ def episode_returns(dataset):
 
 
 def normalized_score(returns, ref_min, ref_max):
-    """D4RL normalized score 100 (R − min) / (max − min) (Fu et al., 2020; DESIGN reference returns)."""
+    """D4RL normalized score 100 (R − min) / (max − min) (Fu et al., 2020; `docs/authors_code.md#d4rl-reference-returns`)."""
     if not ref_min < ref_max:
         raise ValueError(f"reference returns must satisfy min < max, got min {ref_min}, max {ref_max}")
     return 100.0 * (np.asarray(returns, dtype=np.float64) - ref_min) / (ref_max - ref_min)
@@ -154,9 +154,7 @@ def save_dataset(path, dataset, force=False):
 
 def load_dataset(path):
     """Read a file written by `save_dataset`, with clear errors for anything else."""
-    arrays, meta = load_checkpoint(path)
-    if meta.get("kind") != KIND:
-        raise ValueError(f"{os.fspath(path)!r} holds a {meta.get('kind', 'unknown')!r} file, not an {KIND}")
+    arrays, meta = load_checkpoint(path, kind=KIND, what="dataset")
     if meta.get("version") != FORMAT_VERSION:
         raise ValueError(f"{os.fspath(path)!r} has dataset format version {meta.get('version')!r}, "
                          f"this minipgd reads version {FORMAT_VERSION}")

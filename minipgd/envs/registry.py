@@ -1,7 +1,7 @@
 """Short dataset names, D4RL style, and the gymnasium environments behind them (Sec. 5.1).
 
 A name is "<env>-<recipe>": `hopper-medium-replay` is collected in `Hopper-v5` by the
-`medium-replay` recipe (behavior policy + seed → dataset, see DESIGN.md "No downloads").
+`medium-replay` recipe (behavior policy + seed → dataset, see `docs/authors_code.md#no-downloads`).
 The maze2d datasets are collected in gymnasium-robotics' PointMaze by the `waypoints` recipe.
 The reference returns turn a return R into D4RL's normalized score 100·(R − min)/(max − min).
 """

@@ -1,29 +1,18 @@
-"""The illustrative 2-D world of Fig. 2, in plain NumPy.
+"""The illustrative 2-D world of Fig. 2, in plain NumPy: its dynamics and its behavior data.
 
 A point agent starts near the origin and moves by s' = s + step_size · a with
 actions a ∈ [-1, 1]². The behavior policy heads (noisily) to the behavior goal;
-the target policy heads to a different goal. Trajectories are the model's
-(B, C, H) arrays with channels x, y, a_x, a_y, reward, done (C = 6), where the
+the paper's target policy would head to a different goal (`target_goal`, built as
+`minipgd.rl.policy.GoalReachingPolicy` by the experiment that needs it). The
 reward is the negative distance to the target goal and no step is terminal.
+Episodes come back as arrays (n, H, ...) named like a dataset's columns, ready for
+`TrajectoryLayout.stack`.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..diffusion.trajectory import TrajectoryLayout
-from ..rl.policy import GaussianPolicy
-
-
-class GoalReachingPolicy(GaussianPolicy):
-    """π(a|s) = N(tanh(gain · (goal − s)), std²): steer towards `goal`."""
-
-    obs_dim = act_dim = 2
-
-    def __init__(self, goal, gain, std):
-        self.goal, self.gain, self.std = np.asarray(goal, dtype=np.float64), gain, std
-
-    def _mean_std(self, states):
-        return np.tanh(self.gain * (self.goal - states)), self.std
+from ..nn.unet import HORIZON
 
 
 @dataclass(frozen=True)
@@ -33,13 +22,12 @@ class PointWorld2D:
     target_goal: tuple = (1.0, -0.4)
     start_noise: float = 0.05
     step_size: float = 0.1
-    horizon: int = 16  # Table 3's trajectory length
+    horizon: int = HORIZON
     gain: float = 3.0
     behavior_noise: float = 0.5  # std of the behavior policy's pre-tanh action noise
     goal_noise: float = 0.5  # each behavior episode aims at the behavior goal plus this much noise
     target_std: float = 0.3  # std of the Gaussian target policy
-
-    layout = TrajectoryLayout(obs_dim=2, act_dim=2)
+    obs_dim = act_dim = 2
 
     def step(self, state, action):
         """(N, 2), (N, 2) -> next state, reward."""
@@ -47,11 +35,9 @@ class PointWorld2D:
         reward = -np.linalg.norm(next_state - np.asarray(self.target_goal), axis=-1)
         return next_state, reward
 
-    def target_policy(self):
-        return GoalReachingPolicy(self.target_goal, self.gain, self.target_std)
-
-    def _rollout(self, n, rng, act):
-        """Run `act(state, rng)` for H steps from noisy starts -> raw trajectories (n, C, H)."""
+    def rollouts(self, n, rng, act):
+        """Run `act(states, rng) -> actions` for H steps from noisy starts -> episodes: observations
+        (n, H, 2), actions (n, H, 2), rewards (n, H), terminations (n, H)."""
         if n < 1:
             raise ValueError(f"number of trajectories must be positive, got {n}")
         state = np.asarray(self.start) + self.start_noise * rng.standard_normal((n, 2))
@@ -61,26 +47,24 @@ class PointWorld2D:
             next_state, reward = self.step(state, action)
             states.append(state), actions.append(action), rewards.append(reward)
             state = next_state
-        obs, act_, rew = np.stack(states, 1), np.stack(actions, 1), np.stack(rewards, 1)
-        return self.layout.stack(obs, act_, rew, np.zeros_like(rew))
+        rewards = np.stack(rewards, 1)
+        return {"observations": np.stack(states, 1), "actions": np.stack(actions, 1), "rewards": rewards,
+                "terminations": np.zeros_like(rewards)}
 
-    def behavior_dataset(self, n, rng):
-        """Noisy trajectories towards the behavior goal: a = tanh(gain (g_b + δ − s) + noise), δ per episode."""
+    def behavior_episodes(self, n, rng):
+        """Noisy episodes towards the behavior goal: a = tanh(gain (g_b + δ − s) + noise), δ per episode."""
         goal = np.asarray(self.behavior_goal) + self.goal_noise * rng.standard_normal((n, 2))
 
         def act(state, rng):
             return np.tanh(self.gain * (goal - state) + self.behavior_noise * rng.standard_normal(state.shape))
 
-        return self._rollout(n, rng, act)
+        return self.rollouts(n, rng, act)
 
-    def target_rollouts(self, n, rng):
-        """Real-environment rollouts of the target policy (Fig. 2, left)."""
-        policy = self.target_policy()
-        return self._rollout(n, rng, lambda state, rng: np.clip(policy.sample(state, rng), -1.0, 1.0))
+    def one_step_error(self, observations, actions):
+        """Mean ||s_{t+1} − (s_t + step_size · a_t)|| over consecutive rows of observations and actions (n, H, 2).
 
-    def dynamics_error(self, raw):
-        """Mean ||s_{t+1} − (s_t + step_size · a_t)|| over a batch of raw trajectories (n, C, H)."""
-        layout = self.layout
-        predicted, _ = self.step(raw[:, layout.obs, :-1].transpose(0, 2, 1), raw[:, layout.act, :-1].transpose(0, 2, 1))
-        return float(np.mean(np.linalg.norm(raw[:, layout.obs, 1:].transpose(0, 2, 1) - predicted, axis=-1)))
-
+        The one-step L2 error of this world's known dynamics; Sec. 5.3's open-loop MSE against a
+        simulator is `minipgd.analysis.dynamics_error`.
+        """
+        predicted, _ = self.step(observations[:, :-1], actions[:, :-1])
+        return float(np.mean(np.linalg.norm(observations[:, 1:] - predicted, axis=-1)))

@@ -2,10 +2,10 @@
 import os
 
 from ..diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
-from ..envs.collect import collect_dataset
+from ..diffusion.windows import trajectory_windows
 from ..envs.dataset import load_dataset, save_dataset
-from ..envs.segments import trajectory_windows
 from ..nn import UNetConfig
+from ..recipes.collect import collect_dataset
 
 
 def silent(_):

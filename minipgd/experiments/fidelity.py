@@ -16,6 +16,7 @@ import numpy as np
 
 from ..analysis.dynamics_error import dynamics_error
 from ..envs.registry import make_env
+from ..nn.unet import HORIZON
 from .artifacts import cached_dataset, cached_diffusion, diffusion_path
 
 
@@ -26,7 +27,7 @@ class FidelityConfig:
     models: tuple = ((32, 20_000), (32, 60_000), (64, 60_000))  # (U-Net width F, training steps)
     sampler_steps: tuple = (64, 256)
     n_trajectories: int = 512
-    horizon: int = 16
+    horizon: int = HORIZON
     seed: int = 0
 
     @classmethod

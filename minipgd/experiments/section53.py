@@ -22,16 +22,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..diffusion import PolicyGuidance, TrajectoryLayout
-from ..envs.registry import make_env
-from ..envs.segments import trajectory_windows
-from ..nn.checkpoint import write_text_atomically
-from ..rl.iql import IQL, IQLConfig, load_policy
-from ..rl.state_norm import StateNormalizer
-from ..rl.synthetic import as_float32, sample_batch
-from ..world_models import EnsembleConfig, PETSEnsemble, train_ensemble, truncated_rollouts
 from ..analysis.dynamics_error import dynamics_error
 from ..analysis.likelihood import target_log_likelihood
+from ..diffusion import TrajectoryLayout
+from ..diffusion.windows import trajectory_windows
+from ..envs.registry import make_env
+from ..nn.checkpoint import write_text_atomically
+from ..nn.unet import HORIZON
+from ..rl.iql import IQL, IQLConfig, load_policy
+from ..rl.replay import as_float32, sample_batch
+from ..rl.state_norm import StateNormalizer
+from ..world_models import EnsembleConfig, PETSEnsemble, train_ensemble, truncated_rollouts
 from .artifacts import cached_dataset, cached_diffusion, diffusion_path, silent
 
 
@@ -42,9 +43,9 @@ class Section53Config:
     transitions: int = 100_000  # per collected dataset
     target_updates: int = 15_000  # IQL updates per target policy
     diffusion_seeds: tuple = (0, 1)  # the paper: 4; each F = 64 model takes ~13 min on one core
-    diffusion_steps: int = 60_000
+    diffusion_train_steps: int = 60_000
     features: int = 64  # U-Net width F (the paper: 1024); F = 32 is 4x worse in dynamics error (fidelity experiment)
-    horizon: int = 16  # H: 16 states per trajectory, as in Fig. 6
+    horizon: int = HORIZON  # H: 16 states per trajectory, as in Fig. 6
     pets_seeds: tuple = (0, 1)  # the paper: 3
     pets_steps: int = 4_000
     pets_hidden: tuple = (200, 200, 200, 200)
@@ -55,14 +56,14 @@ class Section53Config:
     @classmethod
     def smoke(cls):
         """A smoke run of the whole pipeline in seconds (the default tests run it)."""
-        return cls(transitions=2_000, target_updates=20, diffusion_seeds=(0, 1), diffusion_steps=20, features=16,
+        return cls(transitions=2_000, target_updates=20, diffusion_seeds=(0, 1), diffusion_train_steps=20, features=16,
                    pets_seeds=(0,), pets_steps=20, pets_hidden=(16,), lambdas=(0.0, 1.0), n_trajectories=4,
                    sampler_steps=4)
 
     def __post_init__(self):
         if 1.0 not in self.lambdas or 0.0 not in self.lambdas:
             raise ValueError(f"the λ grid must contain 0 (unguided) and 1 (Fig. 6), got {self.lambdas}")
-        if min(self.transitions, self.target_updates, self.diffusion_steps, self.pets_steps,
+        if min(self.transitions, self.target_updates, self.diffusion_train_steps, self.pets_steps,
                self.n_trajectories, self.sampler_steps) < 1 or not self.diffusion_seeds or not self.pets_seeds:
             raise ValueError("sizes and step counts must be positive and the seed lists non-empty")
 
@@ -111,8 +112,8 @@ def run_section53(work, config=Section53Config(), log=print):
     layout = TrajectoryLayout(behavior.obs_dim, behavior.act_dim)
     env = make_env(behavior.metadata["env_id"])
     policies = {name: _cached_target_policy(work, name, config, log) for name in config.targets}
-    diffusions = {seed: cached_diffusion(diffusion_path(work, config.features, config.diffusion_steps, seed), behavior,
-                                         config.horizon, config.features, config.diffusion_steps, seed, log)
+    diffusions = {seed: cached_diffusion(diffusion_path(work, config.features, config.diffusion_train_steps, seed), behavior,
+                                         config.horizon, config.features, config.diffusion_train_steps, seed, log)
                   for seed in config.diffusion_seeds}
     ensembles = {seed: _cached_pets(work, behavior, seed, config, log) for seed in config.pets_seeds}
     models_ready = time.perf_counter() - started
@@ -125,8 +126,7 @@ def run_section53(work, config=Section53Config(), log=print):
         for seed, model in diffusions.items():
             for i, scale in enumerate(config.lambdas):
                 rng = np.random.default_rng([seed, t, i])  # the same draws whatever else is measured
-                guidance = PolicyGuidance(policy, model.normalizer, scale=scale) if scale > 0 else None
-                raw = model.sample(config.n_trajectories, rng, guidance=guidance, n_steps=config.sampler_steps)
+                raw = model.sample(config.n_trajectories, rng, policy=policy, scale=scale, n_steps=config.sampler_steps)
                 likelihood, error = _scores(raw, policy, env, layout)
                 pgd[str(scale)]["log_likelihood"].append(likelihood)
                 pgd[str(scale)]["dynamics_error"].append(error)

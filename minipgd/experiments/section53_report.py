@@ -1,11 +1,12 @@
-"""Figures 5 and 6 and the Section 5.3 table, from the results of `run_section53`."""
-import matplotlib
+"""Figures 5 and 6 and the Section 5.3 table, from the results of `run_section53`.
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+Figures are drawn on `matplotlib.figure.Figure` objects, not through pyplot, so
+importing this module changes no global matplotlib state (no backend switch).
+"""
+import numpy as np
+from matplotlib.figure import Figure
 
-from ..analysis.stats import format_mean_se, mean_se  # noqa: E402
+from ..analysis.stats import format_mean_se, mean_se
 
 COLORS = {"pgd": "tab:purple", "unguided": "tab:gray", "pets": "tab:orange", "data": "tab:blue"}
 
@@ -29,7 +30,8 @@ def _mean_error(per_step):
 def _panels(results, path, xlabel, ylabel, draw, **subplot_options):
     """One panel per target policy, `draw(ax, res)` filling each; labels, legend, file."""
     targets = results["targets"]
-    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False, **subplot_options)
+    fig = Figure(figsize=(4.2 * len(targets), 3.6))
+    axes = fig.subplots(1, len(targets), squeeze=False, **subplot_options)
     for ax, (name, res) in zip(axes[0], targets.items()):
         draw(ax, res)
         ax.set_title(f"target policy: IQL on {_short(name)}", fontsize=10)
@@ -38,7 +40,6 @@ def _panels(results, path, xlabel, ylabel, draw, **subplot_options):
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def plot_likelihood(results, path):

@@ -26,10 +26,11 @@ from ..diffusion import TrajectoryDiffusion
 from ..envs.dataset import load_dataset
 from ..envs.registry import make_env
 from ..nn.checkpoint import write_text_atomically
-from ..rl.offline_run import ALGORITHMS, run_offline_agent
+from ..nn.unet import HORIZON
 from ..rl.synthetic import SOURCES, Algorithm2Config
 from .artifacts import cached_dataset, cached_diffusion, silent
 from .fidelity import unguided_dynamics_error
+from .offline_run import ALGORITHMS, run_offline_agent
 
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
 
@@ -41,9 +42,9 @@ class Table2Config:
     agents: tuple = ("iql", "td3bc")
     sources: tuple = SOURCES  # real, unguided (λ = 0), guided
     transitions: int = 100_000  # per dataset (D4RL: 1M for MuJoCo, 1–4M for maze2d)
-    diffusion_steps: int = 20_000
+    diffusion_train_steps: int = 20_000
     features: int = 32  # U-Net width F (the paper: 1024)
-    horizon: int = 16  # Table 3
+    horizon: int = HORIZON
     algorithm2: dict = field(default_factory=lambda: {
         "guidance_scale": 1.0, "n_epochs": 4, "steps_per_epoch": 2_500, "n_trajectories": 512,
         "sampler_steps": 64, "eval_every": 2_500})  # Algorithm2Config fields (the paper: Algorithm2Config.paper())
@@ -52,7 +53,7 @@ class Table2Config:
     @classmethod
     def smoke(cls):
         """Everything once, tiny: one dataset, one seed, both agents, all sources, in seconds."""
-        return cls(datasets=("maze2d-umaze",), seeds=(0,), transitions=1_000, diffusion_steps=10, features=16,
+        return cls(datasets=("maze2d-umaze",), seeds=(0,), transitions=1_000, diffusion_train_steps=10, features=16,
                    algorithm2={"guidance_scale": 1.0, "n_epochs": 2, "steps_per_epoch": 10, "n_trajectories": 4,
                                "sampler_steps": 3, "eval_every": 10, "batch_size": 32}, eval_episodes=1)
 
@@ -94,7 +95,7 @@ def output_path(work, kind, args):
 
 def train_model_unit(work, config, name, seed):
     dataset = load_dataset(dataset_path(work, name))
-    cached_diffusion(model_path(work, name, seed), dataset, config.horizon, config.features, config.diffusion_steps,
+    cached_diffusion(model_path(work, name, seed), dataset, config.horizon, config.features, config.diffusion_train_steps,
                      seed, log=silent)
     return f"diffusion model {name} seed {seed}"
 

@@ -45,20 +45,38 @@ def _write_atomically(path, write):
         raise
 
 
-def load_checkpoint(path):
-    """-> (arrays, meta). Clear errors for a missing, truncated or foreign file."""
+def load_checkpoint(path, kind=None, what="checkpoint"):
+    """-> (arrays, meta). Clear errors for a missing, truncated or foreign file.
+
+    `kind`: the `meta["kind"]` the file must have (a ValueError otherwise);
+    `what`: the kind of file expected, in the user's words, for the messages.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+        raise FileNotFoundError(f"{what} {path!r} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{what} {path!r} is truncated or not an .npz file written by minipgd (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
-        raise ValueError(f"checkpoint {path!r} is truncated or not an .npz file written by minipgd ({err})") from err
+        raise ValueError(f"{what} {path!r} is truncated or not an .npz file written by minipgd ({err})") from err
     if _META_KEY not in arrays:
-        raise ValueError(f"{path!r} is an .npz file but not a minipgd checkpoint (no {_META_KEY!r} entry)")
+        raise ValueError(f"{path!r} is an .npz file but not a minipgd {what} (no {_META_KEY!r} entry)")
     meta = json.loads(str(arrays.pop(_META_KEY)))
+    if kind is not None and meta.get("kind") != kind:
+        raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} file, not the {what} expected ({kind!r})")
     return arrays, meta
+
+
+def prefixed(arrays, prefix):
+    """{prefix + name: array}: several state dicts in one checkpoint."""
+    return {f"{prefix}{name}": value for name, value in arrays.items()}
+
+
+def unprefixed(arrays, prefix):
+    """The entries of `arrays` under `prefix`, with the prefix taken off (the inverse of `prefixed`)."""
+    return {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
 
 
 def _current_umask():

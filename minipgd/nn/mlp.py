@@ -1,17 +1,8 @@
 """Multi-layer perceptron: Linear -> ReLU -> ... -> Linear (-> tanh), the agents' and world models' networks."""
 import numpy as np
 
-from .layers import Linear, ReLU
+from .layers import Linear, ReLU, Tanh
 from .module import Module
-
-
-class Tanh(Module):
-    def forward(self, x):
-        self.y = np.tanh(x)
-        return self.y
-
-    def backward(self, dy):
-        return dy * (1.0 - self.y**2)  # d tanh(x)/dx = 1 − tanh(x)²
 
 
 class MLP(Module):

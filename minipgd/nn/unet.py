@@ -3,7 +3,7 @@
 A trajectory is a (B, C, H) array: C = obs + action + reward + done channels
 stacked per transition, H = 16 transitions (Table 3). Convolutions run along the
 H axis. The block structure is the one in the authors' Flax code (see
-`shared/DESIGN.md`): not residual; every block is conditioned on the noise-level
+`docs/authors_code.md#u-net-block-structure`): not residual; every block is conditioned on the noise-level
 embedding by adding a per-block Dense projection after its first convolution.
 
     encoder level i (width F*m_i):  Conv(k3) + Dense(temb) -> GN -> act -> Conv(k3) -> GN -> act
@@ -25,12 +25,13 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .module import Module
 
 ACTIVATIONS = {"relu": ReLU, "mish": Mish}
+HORIZON = 16  # trajectory length H, Table 3: the one default every module uses
 
 
 @dataclass(frozen=True)
 class UNetConfig:
     in_channels: int  # obs_dim + act_dim + 2 (reward, done)
-    horizon: int = 16  # trajectory length H, Table 3
+    horizon: int = HORIZON
     features: int = 32  # base width F; the paper uses 1024 (Table 3), 32 is the CPU default
     dim_mults: tuple = (1, 2, 4)  # width of level i is F * dim_mults[i]; 3 levels = "U-Net blocks 3"
     kernel_size: int = 3  # Table 3
@@ -124,14 +125,13 @@ class TemporalUNet(Module):
         self.up = [DecoderBlock(widths[i + 1], widths[i], cfg, rng, dtype) for i in reversed(range(len(widths) - 1))]
         self.out = Conv1d(widths[0], cfg.in_channels, 1, rng, dtype=dtype)
 
-    def forward(self, x, sigma):
-        """x: (B, C, H) trajectories, sigma: (B,) noise-level input -> (B, C, H).
+    def forward(self, x, c_noise):
+        """x: (B, C, H) trajectories, c_noise: (B,) noise-level input -> (B, C, H).
 
-        `sigma` is whatever scalar the caller conditions on; the EDM denoiser
-        passes c_noise(σ) = ln(σ)/4.
+        The EDM denoiser conditions on c_noise(σ) = ln(σ)/4 (App. A.2), not on σ itself.
         """
-        x, sigma = self._check_inputs(x, sigma)
-        temb = self.embed_act(self.embed(sigma))
+        x, c_noise = self._check_inputs(x, c_noise)
+        temb = self.embed_act(self.embed(c_noise))
         h = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, H, C): channels-last
         skips = []
         for i, block in enumerate(self.down):
@@ -160,7 +160,7 @@ class TemporalUNet(Module):
         self.embed.backward(self.embed_act.backward(dtemb))
         return dh.transpose(0, 2, 1)
 
-    def _check_inputs(self, x, sigma):
+    def _check_inputs(self, x, c_noise):
         cfg = self.cfg
         x = np.asarray(x)
         if x.ndim != 3:
@@ -169,12 +169,12 @@ class TemporalUNet(Module):
             raise ValueError(f"trajectory has {x.shape[1]} channels, the model expects {cfg.in_channels}")
         if x.shape[2] != cfg.horizon:
             raise ValueError(f"trajectory has length {x.shape[2]}, the model was built for horizon {cfg.horizon}")
-        sigma = np.asarray(sigma, dtype=self.dtype).reshape(-1)
-        if sigma.shape != (x.shape[0],):
-            raise ValueError(f"sigma must hold one value per trajectory ({x.shape[0]}), got shape {sigma.shape}")
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(sigma))):
+        c_noise = np.asarray(c_noise, dtype=self.dtype).reshape(-1)
+        if c_noise.shape != (x.shape[0],):
+            raise ValueError(f"c_noise must hold one value per trajectory ({x.shape[0]}), got shape {c_noise.shape}")
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(c_noise))):
             raise ValueError("TemporalUNet input contains NaN or inf")
-        return x.astype(self.dtype, copy=False), sigma
+        return x.astype(self.dtype, copy=False), c_noise
 
 
 def save_unet(path, model):
@@ -185,9 +185,7 @@ def save_unet(path, model):
 
 def load_unet(path):
     """Rebuild a TemporalUNet from a checkpoint written by `save_unet`."""
-    arrays, meta = load_checkpoint(path)
-    if meta.get("kind") != "TemporalUNet":
-        raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TemporalUNet")
+    arrays, meta = load_checkpoint(path, kind="TemporalUNet", what="U-Net checkpoint")
     cfg = dict(meta["config"], dim_mults=tuple(meta["config"]["dim_mults"]))
     model = TemporalUNet(UNetConfig(**cfg), np.random.default_rng(0), dtype=meta["dtype"])
     model.load_state_dict(arrays)

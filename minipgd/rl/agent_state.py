@@ -5,6 +5,7 @@ alone or in lists; this walks them, so a checkpoint needs no per-agent code.
 """
 import numpy as np
 
+from ..nn.checkpoint import prefixed, unprefixed
 from ..nn.module import Module
 from ..nn.optim import Adam
 
@@ -21,12 +22,11 @@ def _parts(agent):
 def agent_state_dict(agent):
     state = {"updates": np.array(agent.updates)}
     for name, part in _parts(agent):
-        state.update({f"{name}/{key}": value for key, value in part.state_dict().items()})
+        state.update(prefixed(part.state_dict(), f"{name}/"))
     return state
 
 
 def load_agent_state_dict(agent, state):
     for name, part in _parts(agent):
-        prefix = f"{name}/"
-        part.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        part.load_state_dict(unprefixed(state, f"{name}/"))
     agent.updates = int(state["updates"])

@@ -200,9 +200,7 @@ class IQL:
 
 def load_actor(path):
     """A `GaussianActor` saved by `IQL.save_actor`, its `StateNormalizer` and the checkpoint's metadata."""
-    arrays, meta = load_checkpoint(path)
-    if meta.get("kind") != "IQLActor":
-        raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not an IQL actor")
+    arrays, meta = load_checkpoint(path, kind="IQLActor", what="IQL actor")
     actor = GaussianActor(meta["obs_dim"], meta["act_dim"], meta["hidden"], np.random.default_rng(0),
                           (meta["log_std_min"], meta["log_std_max"]))
     state_norm = StateNormalizer(arrays.pop("state_norm.shift"), arrays.pop("state_norm.scale"))

@@ -79,3 +79,14 @@ class DeterministicGaussianPolicy(GaussianPolicy):
 
     def _mean_std(self, states):
         return self.actor(states), self.std
+
+
+class GoalReachingPolicy(GaussianPolicy):
+    """π(a|s) = N(tanh(gain · (goal − s)), std²): steer towards `goal` (the 2-D world's target policy, Fig. 2)."""
+
+    def __init__(self, goal, gain, std):
+        self.goal, self.gain, self.std = np.asarray(goal, dtype=np.float64), gain, std
+        self.obs_dim = self.act_dim = len(self.goal)
+
+    def _mean_std(self, states):
+        return np.tanh(self.gain * (self.goal - states)), self.std

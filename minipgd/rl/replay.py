@@ -1,5 +1,22 @@
-"""A fixed-size replay buffer of transitions, sampled uniformly (TD3's and the agents' data)."""
+"""Tables of transitions: {field: (N, ...)} dicts, the agents' dtype, uniform mini-batches, a replay buffer.
+
+A transition table is a dict with observations, actions, rewards,
+next_observations and terminations (and optionally truncations), one row per
+transition: what an offline dataset holds and what `windows_to_transitions`
+makes of synthetic trajectories.
+"""
 import numpy as np
+
+
+def as_float32(transitions):
+    """The agents' dtype: float arrays as float32, flags untouched."""
+    return {name: v.astype(np.float32) if v.dtype.kind == "f" else v for name, v in transitions.items()}
+
+
+def sample_batch(transitions, size, rng):
+    """A uniform mini-batch of `size` rows (with replacement): {field: (size, ...)}."""
+    index = rng.integers(0, len(transitions["rewards"]), size=size)
+    return {name: values[index] for name, values in transitions.items()}
 
 
 class ReplayBuffer:
@@ -28,8 +45,7 @@ class ReplayBuffer:
         """A uniform mini-batch: {field: (batch, ...)} (the flags as bool)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        index = rng.integers(0, self.size, size=batch_size)
-        return {name: values[index] for name, values in self.data.items()}
+        return sample_batch({name: values[:self.size] for name, values in self.data.items()}, batch_size, rng)
 
     def contents(self):
         """Everything stored, oldest first: {field: array}."""

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..diffusion.guidance import PolicyGuidance
-from ..diffusion.trajectory import windows_to_transitions
-from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from ..diffusion.windows import windows_to_transitions
+from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
 from .agent_state import agent_state_dict, load_agent_state_dict
+from .replay import as_float32, sample_batch
 
 SOURCES = ("real", "unguided", "guided")
 GENERATIONS = {"periodic": 1, "continuous": 10}  # epochs a generated dataset is kept
@@ -61,19 +61,8 @@ class Algorithm2Config:
 
 def generate_transitions(model, policy, scale, n_trajectories, rng, sampler_steps):
     """Alg. 2 l. 5: sample trajectories (guided by `policy` when λ > 0) -> transitions."""
-    guidance = None if policy is None or scale == 0 else PolicyGuidance(policy, model.normalizer, scale=scale)
-    raw = model.sample(n_trajectories, rng, guidance=guidance, n_steps=sampler_steps)
+    raw = model.sample(n_trajectories, rng, policy=policy, scale=scale, n_steps=sampler_steps)
     return as_float32(windows_to_transitions(raw, model.layout))
-
-
-def as_float32(transitions):
-    """The agents' dtype: float arrays as float32, flags untouched."""
-    return {name: v.astype(np.float32) if v.dtype.kind == "f" else v for name, v in transitions.items()}
-
-
-def sample_batch(data, size, rng):
-    index = rng.integers(0, len(data["rewards"]), size=size)
-    return {name: values[index] for name, values in data.items()}
 
 
 def mixed_batch(synthetic, real, config, rng):
@@ -130,23 +119,20 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
 
 
 def _save(path, agent, config, rng, kept, step, history):
-    arrays = {f"agent/{k}": v for k, v in agent_state_dict(agent).items()}
+    arrays = prefixed(agent_state_dict(agent), "agent/")
     for i, data in enumerate(kept):
-        arrays.update({f"synthetic.{i}/{name}": values for name, values in data.items()})
+        arrays.update(prefixed(data, f"synthetic.{i}/"))
     meta = {"kind": "Algorithm2Run", "config": asdict(config), "step": step, "history": history,
             "rng": rng.bit_generator.state, "n_kept": len(kept)}
     save_checkpoint(path, arrays, meta)
 
 
 def _resume(path, agent, config, rng, kept):
-    arrays, meta = load_checkpoint(path)
-    if meta.get("kind") != "Algorithm2Run":
-        raise ValueError(f"{path!r} is not an agent training checkpoint")
+    arrays, meta = load_checkpoint(path, kind="Algorithm2Run", what="agent training checkpoint")
     if meta["config"] != asdict(config):
         raise ValueError(f"{path!r} was written with other settings ({meta['config']}), not {asdict(config)}")
-    load_agent_state_dict(agent, {k[len("agent/"):]: v for k, v in arrays.items() if k.startswith("agent/")})
+    load_agent_state_dict(agent, unprefixed(arrays, "agent/"))
     for i in range(meta["n_kept"]):
-        prefix = f"synthetic.{i}/"
-        kept.append({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        kept.append(unprefixed(arrays, f"synthetic.{i}/"))
     rng.bit_generator.state = meta["rng"]
     return meta["step"], [tuple(pair) for pair in meta["history"]]

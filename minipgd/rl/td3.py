@@ -140,7 +140,5 @@ def actor_from_state(state, obs_dim, act_dim, hidden):
 
 def load_actor(path):
     """A deterministic actor MLP saved by `TD3.save_actor`, and the checkpoint's metadata."""
-    arrays, meta = load_checkpoint(path)
-    if meta.get("kind") != "TD3Actor":
-        raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a TD3 actor")
+    arrays, meta = load_checkpoint(path, kind="TD3Actor", what="TD3 actor")
     return actor_from_state(arrays, meta["obs_dim"], meta["act_dim"], meta["hidden"]), meta

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam
 from .probabilistic_mlp import ProbabilisticMLP
 
@@ -72,7 +72,7 @@ class PETSEnsemble:
         return np.asarray(obs) + delta[:, : self.obs_dim], delta[:, self.obs_dim]
 
     def save(self, path, meta=None):
-        arrays = {f"member{i}.{k}": v for i, m in enumerate(self.members) for k, v in m.state_dict().items()}
+        arrays = {k: v for i, m in enumerate(self.members) for k, v in prefixed(m.state_dict(), f"member{i}.").items()}
         arrays.update(input_shift=self.input_shift, input_scale=self.input_scale)
         member = self.members[0]
         save_checkpoint(path, arrays, {"kind": "PETSEnsemble", "obs_dim": self.obs_dim, "act_dim": self.act_dim,
@@ -81,15 +81,12 @@ class PETSEnsemble:
 
     @classmethod
     def load(cls, path):
-        arrays, meta = load_checkpoint(path)
-        if meta.get("kind") != "PETSEnsemble":
-            raise ValueError(f"{path!r} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a PETSEnsemble")
+        arrays, meta = load_checkpoint(path, kind="PETSEnsemble", what="world model")
         members = []
         for i in range(meta["members"]):
             member = ProbabilisticMLP(meta["obs_dim"] + meta["act_dim"], meta["obs_dim"] + 1, meta["hidden"],
                                       np.random.default_rng(0))
-            prefix = f"member{i}."
-            member.load_state_dict({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+            member.load_state_dict(unprefixed(arrays, f"member{i}."))
             members.append(member)
         return cls(members, meta["obs_dim"], meta["act_dim"], arrays["input_shift"], arrays["input_scale"],
                    meta["elites"])

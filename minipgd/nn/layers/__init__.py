@@ -1,5 +1,5 @@
 """Layers with hand-written backward passes. Sequences are channels-last, (B, L, C)."""
-from .activations import Mish, ReLU, SiLU
+from .activations import Mish, ReLU, SiLU, Tanh
 from .conv1d import Conv1d
 from .embedding import NoiseLevelEmbedding, SinusoidalEmbedding
 from .group_norm import GroupNorm
@@ -17,4 +17,5 @@ __all__ = [
     "ReLU",
     "SiLU",
     "SinusoidalEmbedding",
+    "Tanh",
 ]

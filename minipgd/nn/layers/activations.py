@@ -1,4 +1,4 @@
-"""Element-wise activations: ReLU, SiLU (swish) and Mish."""
+"""Element-wise activations: ReLU, Tanh, SiLU (swish) and Mish."""
 import numpy as np
 
 from ..kernels import mish_backward, mish_forward
@@ -12,6 +12,15 @@ class ReLU(Module):
 
     def backward(self, dy):
         return dy * (self.y > 0)  # dy/dx = 1 where x > 0
+
+
+class Tanh(Module):
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, dy):
+        return dy * (1.0 - self.y**2)  # d tanh(x)/dx = 1 − tanh(x)²
 
 
 class SiLU(Module):

@@ -7,11 +7,12 @@ import numpy as np
 
 from ..envs.dataset import normalized_score
 from ..envs.registry import evaluation_reset_options, make_env
-from .evaluation import evaluate
-from .iql import IQL, IQLConfig
-from .state_norm import StateNormalizer
-from .synthetic import as_float32, train_agent
-from .td3 import TD3, TD3Config
+from ..rl.evaluation import evaluate
+from ..rl.iql import IQL, IQLConfig
+from ..rl.replay import as_float32
+from ..rl.state_norm import StateNormalizer
+from ..rl.synthetic import train_agent
+from ..rl.td3 import TD3, TD3Config
 
 ALGORITHMS = ("td3bc", "iql")
 

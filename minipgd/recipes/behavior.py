@@ -12,22 +12,22 @@
 * `<env>-expert.npz`: the actor at the end of training.
 
 The actor is a 64-64 MLP (the critics are 256-256), so each file is a few
-hundred kilobytes at most; they are committed in `minipgd/envs/policies/` and
+hundred kilobytes at most; they are committed in `minipgd/recipes/policies/` and
 collecting a dataset from them takes seconds instead of a training run.
 """
 from pathlib import Path
 
-from ..nn.checkpoint import save_checkpoint
+from ..envs.registry import make_env, parse_dataset_name
+from ..nn.checkpoint import prefixed, save_checkpoint
 from ..rl.online import OnlineConfig, train_td3_online
 from ..rl.td3 import TD3Config
-from .registry import make_env, parse_dataset_name
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 ACTOR_HIDDEN = (64, 64)
 
 
 def _save_snapshots(path, snapshots, agent, config, meta):
-    arrays = {f"{step}/{name}": value for step, state in snapshots.items() for name, value in state.items()}
+    arrays = {k: v for step, state in snapshots.items() for k, v in prefixed(state, f"{step}/").items()}
     save_checkpoint(path, arrays, {
         "kind": "TD3ActorSnapshots", "steps": list(snapshots), "start_steps": config.start_steps,
         "exploration_noise": config.exploration_noise, "obs_dim": agent.obs_dim, "act_dim": agent.act_dim,

@@ -1,7 +1,7 @@
 """Dataset recipes: behavior policy + seed -> offline dataset, the way D4RL made them (Sec. 5.1).
 
 * `random`: uniform random actions.
-* `medium`, `expert`: the committed TD3 actors in `minipgd/envs/policies/`
+* `medium`, `expert`: the committed TD3 actors in `minipgd/recipes/policies/`
   (written by `python -m minipgd train-behavior`), with Gaussian action noise
   (std 0.1) so that, like D4RL's stochastic behavior policies, no two episodes
   are identical.
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..envs.dataset import OfflineDataset
+from ..envs.registry import make_env, parse_dataset_name
+from ..nn.checkpoint import load_checkpoint, unprefixed
 from ..rl.evaluation import episode_seed
-from ..nn.checkpoint import load_checkpoint
 from ..rl.td3 import actor_from_state, load_actor
 from .behavior import POLICY_DIR
-from .dataset import OfflineDataset
-from .registry import make_env, parse_dataset_name
 
 POLICY_NOISE = 0.1  # std of the Gaussian noise on the committed actors' actions
 
@@ -75,12 +75,10 @@ def _actor_policy(path):
 
 def _replay_policy(path):
     """The training run's behavior, step by step: -> (act, number of steps it covers)."""
-    arrays, meta = load_checkpoint(_require(path))
-    if meta.get("kind") != "TD3ActorSnapshots":
-        raise ValueError(f"{path} holds a {meta.get('kind', 'unknown')!r} checkpoint, not TD3 actor snapshots")
+    arrays, meta = load_checkpoint(_require(path), kind="TD3ActorSnapshots", what="behavior policy snapshots")
     steps = [s for s in meta["steps"] if s >= meta["start_steps"]]
-    actors = [actor_from_state({k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{s}/")},
-                               meta["obs_dim"], meta["act_dim"], meta["hidden"]) for s in steps]
+    actors = [actor_from_state(unprefixed(arrays, f"{s}/"), meta["obs_dim"], meta["act_dim"], meta["hidden"])
+              for s in steps]
     clock = [0]
 
     def act(obs, rng):
