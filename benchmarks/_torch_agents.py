@@ -62,11 +62,11 @@ def load(module, state):
     return module
 
 
-def soft_update(target, source, tau):
-    """θ' ← (1 − τ) θ' + τ θ."""
+def soft_update(target, source, polyak):
+    """Polyak averaging θ' ← (1 − ρ) θ' + ρ θ, ρ = `polyak` (TD3 Alg. 1's τ)."""
     with torch.no_grad():
         for target_param, param in zip(target.parameters(), source.parameters()):
-            target_param.mul_(1.0 - tau).add_(param, alpha=tau)
+            target_param.mul_(1.0 - polyak).add_(param, alpha=polyak)
 
 
 def to_torch(batch):
@@ -83,7 +83,7 @@ def to_torch(batch):
 class TD3BC:
     """TD3+BC (Fujimoto & Gu, 2021): α 2.5, policy noise 0.2 clipped at 0.5, actor and targets every 2nd step."""
 
-    def __init__(self, states, obs_dim, act_dim, hidden=(256, 256), lr=3e-4, discount=0.99, tau=0.005,
+    def __init__(self, states, obs_dim, act_dim, hidden=(256, 256), lr=3e-4, discount=0.99, polyak=0.005,
                  policy_noise=0.2, noise_clip=0.5, policy_delay=2, alpha=2.5):
         """states: minipgd's state dicts under "actor", "critic1", "critic2" (targets start as copies)."""
         self.actor = load(MLP((obs_dim, *hidden, act_dim), squash=True), states["actor"])
@@ -93,7 +93,7 @@ class TD3BC:
             target.requires_grad_(False)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=lr)
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr)
-        self.discount, self.tau, self.policy_noise, self.noise_clip = discount, tau, policy_noise, noise_clip
+        self.discount, self.polyak, self.policy_noise, self.noise_clip = discount, polyak, policy_noise, noise_clip
         self.policy_delay, self.alpha = policy_delay, alpha
         self.total_it = 0
 
@@ -129,8 +129,8 @@ class TD3BC:
             actor_loss.backward()
             self.actor_optimizer.step()
             info["actor_loss"] = actor_loss.detach()
-            soft_update(self.actor_target, self.actor, self.tau)
-            soft_update(self.critic_targets, self.critics, self.tau)
+            soft_update(self.actor_target, self.actor, self.polyak)
+            soft_update(self.critic_targets, self.critics, self.polyak)
         return info
 
     def networks(self):
@@ -143,7 +143,7 @@ class TD3BC:
 class IQL:
     """IQL (Kostrikov et al., 2021): expectile 0.7, β 3, weights ≤ 100; value, actor, Q, then targets."""
 
-    def __init__(self, states, obs_dim, act_dim, hidden=(256, 256), lr=3e-4, discount=0.99, tau=0.005,
+    def __init__(self, states, obs_dim, act_dim, hidden=(256, 256), lr=3e-4, discount=0.99, polyak=0.005,
                  expectile=0.7, temperature=3.0, max_weight=100.0, max_steps=1_000_000):
         """states: minipgd's state dicts under "actor", "value", "critic1", "critic2" (targets start as copies)."""
         self.actor = load(GaussianActor(obs_dim, act_dim, hidden), states["actor"])
@@ -154,7 +154,7 @@ class IQL:
         self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.actor_optimizer, max_steps)
         self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=lr)
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr)
-        self.discount, self.tau, self.expectile = discount, tau, expectile
+        self.discount, self.polyak, self.expectile = discount, polyak, expectile
         self.temperature, self.max_weight = temperature, max_weight
 
     def update(self, batch):
@@ -187,7 +187,7 @@ class IQL:
         critic_loss.backward()
         self.critic_optimizer.step()
 
-        soft_update(self.critic_targets, self.critics, self.tau)
+        soft_update(self.critic_targets, self.critics, self.polyak)
         return {"value_loss": value_loss.detach(), "actor_loss": actor_loss.detach(),
                 "critic_loss": critic_loss.detach()}
 

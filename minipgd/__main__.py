@@ -1,6 +1,16 @@
-"""Command line: `python -m minipgd <command> --help`."""
+"""Command line: `python -m minipgd <command> --help`.
+
+Every command checks its arguments and its outputs before any work: an output
+that is one of the command's inputs is refused, an existing one is replaced only
+with --force, and its folder must take new files. A run checkpoint (train-agent
+--checkpoint, train-diffusion's run state) is resumed when it was made from the
+same data and settings and refused otherwise; --force starts the run over.
+Ctrl-C ends a command with one line saying how to go on (exit status 130).
+"""
 import argparse
+import dataclasses
 import json
+import os
 import shlex
 import sys
 import time
@@ -12,12 +22,20 @@ from .diffusion.windows import trajectory_windows
 from .envs.dataset import load_dataset, save_dataset, summary
 from .envs.registry import DATASETS
 from .experiments.offline_run import ALGORITHMS, run_offline_agent
+from .experiments.report import write_report
 from .nn import UNetConfig
-from .nn.unet import HORIZON
-from .nn.checkpoint import write_text_atomically
+from .nn.checkpoint import check_output, check_writable, load_checkpoint
 from .recipes.behavior import POLICY_DIR, train_behavior
-from .recipes.collect import collect_dataset
-from .rl.synthetic import Algorithm2Config
+from .recipes.collect import TRANSITIONS, collect_dataset
+from .rl.online import OnlineConfig
+from .rl.synthetic import GENERATIONS, SOURCES, Algorithm2Config
+
+EXPERIMENT_FILES = {  # what each experiment writes: (the option naming the folder, file name)
+    "section53": (("figures", "fig5_likelihood.png"), ("figures", "fig6_dynamics_error.png"),
+                  ("figures", "sec53_error_vs_likelihood.png"), ("results", "section53.md")),
+    "table2": (("results", "table2.md"),),
+    "fidelity": (("results", "diffusion_fidelity.md"),),
+}
 
 
 def log(line):
@@ -26,14 +44,15 @@ def log(line):
 
 
 def _train_behavior(args):
+    args.interrupted = lambda: (f"interrupted: train-behavior does not resume; rerun `{args.command_line}` "
+                                f"(with --force if it already wrote policies to {args.out})")
     train_behavior(args.env, args.steps, args.medium_return, args.seed, args.out, force=args.force, log=log,
                    command=args.command_line)
 
 
 def _collect(args):
-    out = Path(args.out or f"{args.name}.npz")
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    out = args.out or f"{args.name}.npz"
+    check_output(out, args.force, inputs=[Path(args.policy_dir) / f"{args.name}.npz"], what="--out")
     log(f"collecting {args.transitions} transitions of {args.name} (seed {args.seed}) ...")
     dataset = collect_dataset(args.name, args.transitions, args.seed, policy_dir=args.policy_dir, log=log)
     save_dataset(out, dataset, force=args.force)
@@ -44,64 +63,99 @@ def _collect(args):
 
 
 def _train_diffusion(args):
+    checkpoint = args.checkpoint or f"{args.out}.run.npz"
+    check_output(args.out, args.force, inputs=[args.dataset], what="--out")
+    check_output(checkpoint, force=True, inputs=[args.dataset, args.out], what="--checkpoint")  # resumed if there
     dataset = load_dataset(args.dataset)
-    raw = trajectory_windows(dataset, horizon=args.horizon, log=log)
     layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
     unet = UNetConfig(in_channels=layout.channels, horizon=args.horizon, features=args.features)
     config = DiffusionTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, unet=unet,
                                   log_every=max(args.steps // 20, 1))
-    model = train_diffusion(raw, layout, config, checkpoint=args.checkpoint or f"{args.out}.run.npz", log=log)
+    args.interrupted = lambda: _resume_hint(checkpoint, config.steps, config.checkpoint_every, args.command_line)
+    raw = trajectory_windows(dataset, horizon=args.horizon, log=log)
+    _start_over(checkpoint, args.force)
+    model = train_diffusion(raw, layout, config, checkpoint=checkpoint, log=log)
     model.save(args.out)
     print(f"wrote {args.out}")
 
 
 def _train_agent(args):
+    if args.data != "real" and not args.diffusion:
+        raise ValueError(f"--data {args.data} needs a trained diffusion model: pass --diffusion MODEL "
+                         "(a file written by train-diffusion), or train on --data real")
+    if args.data == "real" and args.diffusion:
+        raise ValueError("--diffusion is used only with --data unguided or guided; leave it out with --data real")
+    if args.checkpoint:  # an existing one is resumed, not overwritten
+        check_output(args.checkpoint, force=True, inputs=[args.dataset, args.diffusion], what="--checkpoint")
     dataset = load_dataset(args.dataset)
     model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
     config = Algorithm2Config(source=args.data, guidance_scale=args.guidance_scale, generation=args.generation,
                               n_epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                               n_trajectories=args.trajectories, sampler_steps=args.sampler_steps,
-                              eval_every=args.eval_every)
-    _, history = run_offline_agent(dataset, args.algo, config, args.seed, model, args.eval_episodes,
-                                   args.checkpoint, log)
-    if history:
-        scored = dataset.metadata["ref_min_return"] is not None
-        print(f"final {'normalized score' if scored else 'return'}: {history[-1][1]:.1f}")
+                              eval_every=args.eval_every, eval_episodes=args.eval_episodes)
+    total = config.n_epochs * config.steps_per_epoch
+    args.interrupted = lambda: _resume_hint(args.checkpoint, total, config.eval_every, args.command_line)
+    _start_over(args.checkpoint, args.force)
+    _, history = run_offline_agent(dataset, args.algo, config, args.seed, model, checkpoint=args.checkpoint, log=log)
+    scored = dataset.metadata["ref_min_return"] is not None
+    print(f"final {'normalized score' if scored else 'return'} (step {history[-1][0]}): {history[-1][1]:.1f}")
+
+
+def _start_over(checkpoint, force):
+    """--force: the run state of an earlier run is removed (after every check passed), so this run starts at 0."""
+    if force and checkpoint and os.path.exists(checkpoint):
+        os.remove(checkpoint)
+        log(f"--force: removed the earlier run state {checkpoint}; starting over")
+
+
+def _resume_hint(checkpoint, total, every, command):
+    """The line printed on Ctrl-C during a run that saves its state to `checkpoint` every `every` steps."""
+    if checkpoint is None:
+        return "interrupted; nothing to resume from: pass --checkpoint FILE to save the run state as it goes"
+    if not os.path.exists(checkpoint):
+        return (f"interrupted before the first save to {checkpoint} (every {every} steps); nothing to resume: "
+                f"rerun `{command}` to start again")
+    step = load_checkpoint(checkpoint)[1].get("step", "?")
+    return f"interrupted; {checkpoint} holds the run at step {step} of {total}: resume it with `{command}`"
 
 
 def _experiment(args):
     work = args.work_dir or f"runs/{args.name}"
-    {"section53": _section53, "table2": _table2, "fidelity": _fidelity}[args.name](args, work)
+    outputs = [Path(getattr(args, folder)) / name for folder, name in EXPERIMENT_FILES[args.name]]
+    for path in outputs:
+        check_output(path, args.force, what="figure" if path.suffix == ".png" else "results file")
+    check_writable(Path(work) / "config.json")
+    args.interrupted = lambda: (f"interrupted; what is finished is kept in {work}: rerun `{args.command_line}` "
+                                "to continue from there")
+    {"section53": _section53, "table2": _table2, "fidelity": _fidelity}[args.name](args, work, *outputs)
 
 
-def _section53(args, work):
+def _section53(args, work, likelihood_png, error_png, scatter_png, table_md):
     from .experiments.section53 import Section53Config, run_section53
     from .experiments.section53_report import plot_dynamics_error, plot_error_against_likelihood, plot_likelihood
     from .experiments.section53_report import section53_table
 
     results = run_section53(work, Section53Config.smoke() if args.smoke else Section53Config(), log=log)
-    figures, tables = Path(args.figures), Path(args.results)
-    figures.mkdir(parents=True, exist_ok=True)
-    plot_likelihood(results, figures / "fig5_likelihood.png")
-    plot_dynamics_error(results, figures / "fig6_dynamics_error.png")
-    plot_error_against_likelihood(results, figures / "sec53_error_vs_likelihood.png")
+    likelihood_png.parent.mkdir(parents=True, exist_ok=True)
+    plot_likelihood(results, likelihood_png)
+    plot_dynamics_error(results, error_png)
+    plot_error_against_likelihood(results, scatter_png)
     table = section53_table(results, args.command_line)
-    write_text_atomically(tables / "section53.md", "# Section 5.3 at CPU scale\n\n" + table)
+    write_report(table_md, "# Section 5.3 at CPU scale\n\n" + table)
     print(table)
-    print(f"wrote {figures / 'fig5_likelihood.png'}, {figures / 'fig6_dynamics_error.png'}, "
-          f"{figures / 'sec53_error_vs_likelihood.png'} and {tables / 'section53.md'}")
+    print(f"wrote {likelihood_png}, {error_png}, {scatter_png} and {table_md}")
 
 
-def _fidelity(args, work):
+def _fidelity(args, work, table_md):
     from .experiments.fidelity import FidelityConfig, fidelity_table, run_fidelity
 
     config = FidelityConfig.smoke() if args.smoke else FidelityConfig()
     table = fidelity_table(run_fidelity(work, config, log=log), config, args.command_line)
-    write_text_atomically(Path(args.results) / "diffusion_fidelity.md", "# Diffusion model fidelity\n\n" + table)
+    write_report(table_md, "# Diffusion model fidelity\n\n" + table)
     print(table)
 
 
-def _table2(args, work):
+def _table2(args, work, table_md):
     from .experiments.table2 import Table2Config, diffusion_fidelity, run_table2
     from .experiments.table2_report import fidelity_markdown, paper_table2_markdown, table2_markdown
 
@@ -119,74 +173,154 @@ def _table2(args, work):
             + "\nHow faithful the synthetic data is: real trajectories have 0 by construction (Sec. 5.3's metric):\n\n"
             + fidelity_markdown(diffusion_fidelity(work, config))
             + f"\nConfiguration:\n\n```json\n{json.dumps(asdict(config), indent=1)}\n```\n")
-    write_text_atomically(Path(args.results) / "table2.md", text)
+    write_report(table_md, text)
     print(text)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m minipgd", description=__doc__.split("\n")[0])
+class _Parser(argparse.ArgumentParser):
+    """A bad argument is one line that names the flag, before any work starts."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """--help ends every option's help with its default, unless there is none or the help says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _default(cls, name):
+    """The default of the dataclass field `cls.name`: the one place a setting is defined."""
+    return next(field.default for field in dataclasses.fields(cls) if field.name == name)
+
+
+def _setting(cls, name, **required):
+    """add_argument keywords for the field `cls.name`: its default, and values checked by `cls` itself."""
+    default = _default(cls, name)
+
+    def parse(text):
+        value = type(default)(text)
+        try:
+            cls(**required, **{name: value})
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return value
+
+    parse.__name__ = type(default).__name__  # argparse's "invalid int value: 'x'"
+    return {"default": default, "type": parse}
+
+
+def _int_at_least(minimum):
+    """An argparse type: an integer >= `minimum`."""
+
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def build_parser():
+    parser = _Parser(prog="python -m minipgd", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    behavior = commands.add_parser("train-behavior", help="train a behavior policy online with TD3 (medium/expert)")
+
+    def command(name, run, help):
+        sub = commands.add_parser(name, help=help, description=help, formatter_class=_ShowDefaults)
+        sub.set_defaults(run=run)
+        return sub
+
+    behavior = command("train-behavior", _train_behavior, "train a behavior policy online with TD3 (medium/expert)")
     behavior.add_argument("--env", required=True, choices=["halfcheetah", "hopper", "walker2d"])
-    behavior.add_argument("--steps", type=int, default=300_000, help="environment steps (default 300000)")
+    behavior.add_argument("--steps", **_setting(OnlineConfig, "total_steps"), help="environment steps")
     behavior.add_argument("--medium-return", type=float, required=True,
                           help="save the 'medium' policy at the first evaluation reaching this return")
-    behavior.add_argument("--seed", type=int, default=0)
-    behavior.add_argument("--out", default=str(POLICY_DIR), help=f"output folder (default {POLICY_DIR})")
-    behavior.add_argument("--force", action="store_true", help="overwrite existing files")
-    behavior.set_defaults(run=_train_behavior)
-    collect = commands.add_parser("collect", help="collect an offline dataset (D4RL-style recipes)")
+    behavior.add_argument("--seed", type=_int_at_least(0), default=_default(OnlineConfig, "seed"), help="random seed")
+    behavior.add_argument("--out", default=str(POLICY_DIR), help="output folder")
+    behavior.add_argument("--force", action="store_true", help="overwrite existing policy files")
+
+    collect = command("collect", _collect, "collect an offline dataset (D4RL-style recipes)")
     collect.add_argument("name", choices=sorted(DATASETS), metavar="NAME", help=f"one of {', '.join(DATASETS)}")
-    collect.add_argument("--transitions", type=int, default=100_000, help="default 100000")
-    collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--transitions", type=_int_at_least(1), default=TRANSITIONS,
+                         help="dataset size (medium-replay: at most its replay buffer's)")
+    collect.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed")
     collect.add_argument("--out", help="output .npz (default NAME.npz)")
     collect.add_argument("--policy-dir", default=str(POLICY_DIR), help="where the behavior policies are")
     collect.add_argument("--force", action="store_true", help="overwrite an existing file")
-    collect.set_defaults(run=_collect)
-    diffusion = commands.add_parser("train-diffusion", help="train the trajectory diffusion model on a dataset")
+
+    diffusion = command("train-diffusion", _train_diffusion, "train the trajectory diffusion model on a dataset")
     diffusion.add_argument("dataset", help="an .npz written by `collect`")
     diffusion.add_argument("--out", required=True, help="the trained model (.npz)")
-    diffusion.add_argument("--steps", type=int, default=20_000)
-    diffusion.add_argument("--batch-size", type=int, default=16, help="Table 3: 16")
-    diffusion.add_argument("--features", type=int, default=32, help="U-Net width F (the paper: 1024)")
-    diffusion.add_argument("--horizon", type=int, default=HORIZON, help=f"trajectory length H (Table 3: {HORIZON})")
-    diffusion.add_argument("--seed", type=int, default=0)
-    diffusion.add_argument("--checkpoint", help="run state for resuming (default OUT.run.npz)")
-    diffusion.set_defaults(run=_train_diffusion)
-    agent = commands.add_parser("train-agent", help="train TD3+BC or IQL on real or synthetic data (Algorithm 2)")
+    diffusion.add_argument("--steps", **_setting(DiffusionTrainConfig, "steps"), help="training steps")
+    diffusion.add_argument("--batch-size", **_setting(DiffusionTrainConfig, "batch_size"),
+                           help="batch size B (Table 3: 16)")
+    diffusion.add_argument("--features", **_setting(UNetConfig, "features", in_channels=1),
+                           help="U-Net width F (the paper: 1024)")
+    diffusion.add_argument("--horizon", **_setting(UNetConfig, "horizon", in_channels=1),
+                           help="trajectory length H (Table 3)")
+    diffusion.add_argument("--seed", type=_int_at_least(0), default=_default(DiffusionTrainConfig, "seed"),
+                           help="random seed")
+    diffusion.add_argument("--checkpoint", help="run state, resumed by a rerun of the same command "
+                                                "(default OUT.run.npz)")
+    diffusion.add_argument("--force", action="store_true", help="overwrite --out and start over instead of resuming")
+
+    agent = command("train-agent", _train_agent, "train TD3+BC or IQL on real or synthetic data (Algorithm 2)")
     agent.add_argument("dataset", help="an .npz written by `collect`")
-    agent.add_argument("--algo", choices=ALGORITHMS, default="td3bc")
-    agent.add_argument("--data", choices=["real", "unguided", "guided"], default="guided")
-    agent.add_argument("--diffusion", help="a model from `train-diffusion` (for unguided/guided data)")
-    agent.add_argument("--guidance-scale", type=float, default=1.0, help="λ (Table 2: 1.0)")
-    agent.add_argument("--generation", choices=["periodic", "continuous"], default="periodic")
-    agent.add_argument("--epochs", type=int, default=4, help="N_epochs")
-    agent.add_argument("--steps-per-epoch", type=int, default=5_000, help="N_policy (the paper: 250000)")
-    agent.add_argument("--trajectories", type=int, default=1_024, help="per generation (the paper: 16384)")
-    agent.add_argument("--sampler-steps", type=int, default=64, help="the paper: 256")
-    agent.add_argument("--eval-every", type=int, default=5_000)
-    agent.add_argument("--eval-episodes", type=int, default=5)
-    agent.add_argument("--seed", type=int, default=0)
-    agent.add_argument("--checkpoint", help="run state (.npz), written at every evaluation; rerun to resume")
-    agent.set_defaults(run=_train_agent)
-    experiment = commands.add_parser("experiment", help="run one of the paper's experiments; writes figures/tables")
-    experiment.add_argument("name", choices=["section53", "table2", "fidelity"],
+    agent.add_argument("--algo", choices=ALGORITHMS, default="td3bc", help="the offline RL agent")
+    agent.add_argument("--data", choices=SOURCES, default=_default(Algorithm2Config, "source"),
+                       help="real: the dataset only; unguided (λ = 0) or guided: synthetic data from --diffusion")
+    agent.add_argument("--diffusion",
+                       help="a model from `train-diffusion`, needed for unguided/guided data (default: none)")
+    agent.add_argument("--guidance-scale", **_setting(Algorithm2Config, "guidance_scale"), help="λ (Table 2: 1.0)")
+    agent.add_argument("--generation", choices=sorted(GENERATIONS), default=_default(Algorithm2Config, "generation"),
+                       help="Sec. 5.2: a large dataset every epoch, or a small one kept for 10 epochs")
+    agent.add_argument("--epochs", **_setting(Algorithm2Config, "n_epochs"), help="N_epochs")
+    agent.add_argument("--steps-per-epoch", **_setting(Algorithm2Config, "steps_per_epoch"),
+                       help="N_policy (the paper: 250000)")
+    agent.add_argument("--trajectories", **_setting(Algorithm2Config, "n_trajectories"),
+                       help="per generation (the paper: 16384)")
+    agent.add_argument("--sampler-steps", **_setting(Algorithm2Config, "sampler_steps"), help="the paper: 256")
+    agent.add_argument("--eval-every", **_setting(Algorithm2Config, "eval_every"),
+                       help="steps between evaluations (the last step is always evaluated)")
+    agent.add_argument("--eval-episodes", **_setting(Algorithm2Config, "eval_episodes"), help="episodes per evaluation")
+    agent.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed")
+    agent.add_argument("--checkpoint", help="run state (.npz), written at every evaluation; a rerun of the same "
+                                            "command resumes it (default: none)")
+    agent.add_argument("--force", action="store_true", help="start over instead of resuming --checkpoint")
+
+    experiment = command("experiment", _experiment, "run one of the paper's experiments; writes figures/tables")
+    experiment.add_argument("name", choices=sorted(EXPERIMENT_FILES),
                             help="section53: likelihood vs λ (Fig. 5) and dynamics error (Fig. 6) on halfcheetah; "
                                  "table2: agents on real, unguided and guided data (Table 2); fidelity: dynamics "
                                  "error of unguided samples by model size and training")
     experiment.add_argument("--work-dir", help="datasets, models and raw results are kept here and reused by a "
                                                "rerun (default runs/NAME)")
-    experiment.add_argument("--figures", default="figures", help="where the PNGs go (default figures/)")
-    experiment.add_argument("--results", default="results", help="where the markdown table goes (default results/)")
+    experiment.add_argument("--figures", default="figures", help="where the PNGs go")
+    experiment.add_argument("--results", default="results", help="where the markdown table goes")
     experiment.add_argument("--smoke", action="store_true", help="a smoke run of the whole pipeline in seconds")
-    experiment.add_argument("--jobs", type=int, default=1, help="table2: units run at once (default 1)")
-    experiment.set_defaults(run=_experiment)
-    args = parser.parse_args(argv)
-    args.command_line = "python -m minipgd " + shlex.join(sys.argv[1:] if argv is None else argv)
+    experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="table2: units run at once")
+    experiment.add_argument("--force", action="store_true", help="overwrite existing figures and results files")
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.command_line = "python -m minipgd " + shlex.join(arg for arg in argv if arg != "--force")
+    args.interrupted = lambda: f"interrupted; nothing to resume: rerun `{args.command_line}` to start again"
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
+    except (ValueError, OSError, ImportError) as err:
         raise SystemExit(f"error: {err}") from None
+    except KeyboardInterrupt:
+        print(args.interrupted(), file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

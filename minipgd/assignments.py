@@ -9,7 +9,8 @@ Solution code in the package is fenced by
 `python -m minipgd.assignments make OUT` copies the package, its tests and its
 set-up files to OUT and replaces every region by
 `raise NotImplementedError("<id>: <what to implement>")`; the tests listed for an
-assignment grade it (`python -m minipgd.assignments list` prints them). A region may
+assignment grade it (`python -m minipgd.assignments list` prints them) and need no
+other assignment's region, so the assignments can be done in any order. A region may
 appear several times (e.g. a NumPy twin and its Numba copy); all go together.
 `--only ID` takes out only the named assignments.
 """
@@ -31,7 +32,7 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", ".pyt
 @dataclass(frozen=True)
 class Assignment:
     task: str  # what the stub's message asks for
-    tests: tuple  # pytest node ids that grade it
+    tests: tuple  # pytest node ids that grade it, using no other assignment's region
     backend: str = "numba"  # MINIPGD_BACKEND for the grading run
 
 
@@ -53,7 +54,7 @@ ASSIGNMENTS = {
         "implement Algorithm 1 l. 10-11: unit-normalize the action gradient and add lambda_n times it",
         ("tests/test_guidance.py::test_normalized_guidance_has_unit_norm",
          "tests/test_guidance.py::test_guidance_step_moves_only_the_actions_by_lambda",
-         "tests/test_guidance.py::test_target_likelihood_increases_with_lambda")),
+         "tests/test_guidance.py::test_guidance_step_raises_the_target_likelihood")),
     "td3bc-actor-gradient": Assignment(
         "implement the TD3+BC actor loss -lambda mean Q(s, pi(s)) + mean((pi(s) - a)^2) and its gradient",
         ("tests/test_td3.py::test_actor_loss_gradient",
@@ -139,7 +140,8 @@ def grading_command(aid):
 def _instructions(ids):
     lines = ["# minipgd assignments", "", "Each assignment is a `raise NotImplementedError(\"<id>: ...\")` in the",
              "package. Replace it with your code; the command below grades it. Find them with",
-             "`grep -rn NotImplementedError minipgd/`.", ""]
+             "`grep -rn NotImplementedError minipgd/`. Each grading command needs only its own",
+             "assignment, so do them in any order.", ""]
     found = marked_ids()
     for aid in ids:
         lines += [f"## {aid}", "", ASSIGNMENTS[aid].task + ".", "",

@@ -8,6 +8,7 @@ from minipgd.envs import PointWorld2D
 from minipgd.experiments.toy2d import LAYOUT, behavior_trajectories
 from minipgd.nn import UNetConfig
 from minipgd.rl.replay import as_float32
+from minipgd.rl.state_norm import StateNormalizer
 from minipgd.rl.synthetic import Algorithm2Config, mixed_batch, train_agent
 from minipgd.rl.td3 import TD3, TD3Config
 
@@ -29,8 +30,8 @@ def tiny(**overrides):
     return Algorithm2Config(**{**base, **overrides})
 
 
-def agent(rng):
-    return TD3(2, 2, rng, TD3Config(hidden=(16, 16), batch_size=32, alpha=2.5))
+def agent(rng, state_norm=None):
+    return TD3(2, 2, rng, TD3Config(hidden=(16, 16), batch_size=32, alpha=2.5), state_norm=state_norm)
 
 
 @pytest.mark.parametrize("source", ["real", "unguided", "guided"])
@@ -101,11 +102,54 @@ def test_an_interrupted_run_resumes_exactly(setup, tmp_path):
         np.testing.assert_array_equal(a.parameter_buffers()[0], b.parameter_buffers()[0])
 
 
-def test_a_checkpoint_from_other_settings_is_refused(setup, tmp_path):
+def test_resuming_restores_the_state_normalization(setup, tmp_path):
+    """The run checkpoint holds the agent's state normalization: resuming restores it instead of refitting it."""
+    _, real = setup
+    path, config = tmp_path / "run.npz", tiny(source="real", n_epochs=1)
+    fitted = StateNormalizer.fit(real["observations"])
+    for state_norm in (fitted, None):  # the second agent starts with the identity
+        resumed = agent(np.random.default_rng(0), state_norm)
+        train_agent(resumed, real, config, np.random.default_rng(0), evaluate=lambda: 0.0, log=lambda line: None,
+                    checkpoint=path)
+    np.testing.assert_array_equal(resumed.state_norm.shift, fitted.shift)
+    np.testing.assert_array_equal(resumed.state_norm.scale, fitted.scale)
+
+
+def test_a_checkpoint_made_from_other_settings_data_or_provenance_is_refused(setup, tmp_path):
     model, real = setup
     path = tmp_path / "run.npz"
-    train_agent(agent(np.random.default_rng(0)), real, tiny(source="real", n_epochs=1), np.random.default_rng(0),
-                evaluate=lambda: 0.0, log=lambda line: None, checkpoint=path)
-    with pytest.raises(ValueError, match="other settings"):
-        train_agent(agent(np.random.default_rng(0)), real, tiny(source="real"), np.random.default_rng(0),
-                    evaluate=lambda: 0.0, log=lambda line: None, checkpoint=path)
+
+    def run(config, data=real, provenance=None):
+        return train_agent(agent(np.random.default_rng(0)), data, config, np.random.default_rng(0), model=model,
+                           evaluate=lambda: 0.0, log=lambda line: None, checkpoint=path, provenance=provenance)
+
+    run(tiny(source="real", n_epochs=1), provenance={"seed": 0})
+    with pytest.raises(ValueError, match="config.n_epochs is 1 there, 3 now"):
+        run(tiny(source="real"), provenance={"seed": 0})
+    with pytest.raises(ValueError, match=r"dataset is '\w+' there, '\w+' now"):
+        run(tiny(source="real", n_epochs=1), {k: v[:100] for k, v in real.items()}, provenance={"seed": 0})
+    with pytest.raises(ValueError, match=r"seed is 0 there, 1 now\); use another checkpoint path, or pass --force"):
+        run(tiny(source="real", n_epochs=1), provenance={"seed": 1})
+    assert run(tiny(source="real", n_epochs=1), provenance={"seed": 0}) == [(6, 0.0)]  # the same run resumes
+
+
+def test_the_last_step_is_always_evaluated(setup, rng):
+    _, real = setup
+    for eval_every, steps in ((4, [4, 8, 10]), (100, [10]), (5, [5, 10])):
+        config = tiny(source="real", n_epochs=2, steps_per_epoch=5, eval_every=eval_every)
+        history = train_agent(agent(rng), real, config, rng, evaluate=lambda: 0.0, log=lambda line: None)
+        assert [step for step, _ in history] == steps
+
+
+def test_a_model_of_other_dimensions_is_refused_before_sampling(setup, rng):
+    model, real = setup
+    wider = dict(real, observations=np.zeros((len(real["rewards"]), 17), np.float32))
+    with pytest.raises(ValueError, match="the diffusion model has 2 observation channels, the dataset has 17"):
+        train_agent(agent(rng), wider, tiny(), rng, model=model, evaluate=lambda: 0.0)
+
+
+@pytest.mark.parametrize("field", ["eval_every", "eval_episodes", "n_epochs", "steps_per_epoch", "n_trajectories",
+                                   "sampler_steps"])
+def test_every_count_must_be_at_least_one(field):
+    with pytest.raises(ValueError, match=f"{field} must be >= 1, got 0"):
+        tiny(**{field: 0})

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from minipgd.nn import TemporalUNet, UNetConfig
-from minipgd.nn.checkpoint import load_checkpoint, save_checkpoint
+from minipgd.nn.checkpoint import check_provenance, fingerprint, load_checkpoint, save_checkpoint
 from minipgd.nn.optim import Adam
 from minipgd.nn.unet import load_unet, save_unet
 
@@ -95,3 +95,24 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "c.npz").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_failed_write_names_the_file_not_a_temporary(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"^cannot write '.*file/x.npz': '.*file' is a file, not a folder$"):
+        save_checkpoint(str(tmp_path / "file" / "x.npz"), {"a": np.zeros(2)})
+
+
+def test_fingerprints_tell_data_apart():
+    a = {"x": np.arange(4.0), "y": np.zeros(2)}
+    assert fingerprint(a) == fingerprint({"y": np.zeros(2), "x": np.arange(4.0)})
+    assert fingerprint(a) != fingerprint({**a, "x": np.arange(4.0).astype(np.float32)})
+    assert fingerprint(a) != fingerprint({**a, "x": np.arange(1.0, 5.0)})
+    assert fingerprint(a) != fingerprint(a, {"layout": 1})
+
+
+def test_provenance_names_every_field_that_differs(tmp_path):
+    meta = {"provenance": {"seed": 0, "config": {"steps": 10, "dims": [1, 2]}}}  # as read back from JSON
+    check_provenance("run.npz", meta, {"seed": 0, "config": {"steps": 10, "dims": (1, 2)}})
+    with pytest.raises(ValueError, match=r"\(config.steps is 10 there, 20 now; seed is 0 there, 1 now\)"):
+        check_provenance("run.npz", meta, {"seed": 1, "config": {"steps": 20, "dims": (1, 2)}})

@@ -66,5 +66,6 @@ def test_train_behavior_then_collect_every_policy_recipe(tmp_path):
     expert = collect_dataset("hopper-expert", 60, seed=0, policy_dir=tmp_path, log=lines.append)
     assert len(medium.rewards) == len(expert.rewards) == 60
     assert len(replay.rewards) == 40  # the buffer up to the medium point (the first evaluation, step 40)
+    assert "40 transitions, fewer than the 10000 asked for: the training stopped there" in "\n".join(lines)
     with pytest.raises(FileExistsError, match="--force"):
         train_behavior("hopper", 10, 0.0, 0, tmp_path, log=lines.append)

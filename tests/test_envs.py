@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minipgd.envs.mujoco import replay_actions, set_state_from_observation, step_from_observation
-from minipgd.envs.registry import make_env, parse_dataset_name
+from minipgd.envs.registry import make_env, mujoco_notices_silenced, parse_dataset_name
 
 MUJOCO_ENV_IDS = ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"]
 # The root x position is set to 0 instead of its true value, which changes the rounding of the
@@ -101,6 +101,20 @@ def test_wrong_action_size_says_expected_size():
     env = make_env("Hopper-v5")
     with pytest.raises(ValueError, match=r"action has shape \(6,\), expected \(3,\)"):
         step_from_observation(env, np.zeros(11), np.zeros(6))
+
+
+def test_mujoco_warnings_other_than_known_notices_still_reach_python():
+    """Only the notices about gymnasium's own model files are dropped; the handler is restored after."""
+    import mujoco
+
+    free_ball = "<mujoco><worldbody><body><freejoint/><geom size='.1'/></body></worldbody></mujoco>"
+    model = mujoco.MjModel.from_xml_string(free_ball)
+    data = mujoco.MjData(model)
+    data.qvel[:] = np.nan
+    with pytest.warns(RuntimeWarning, match="MuJoCo: Nan, Inf or huge value in QVEL"):
+        with mujoco_notices_silenced():
+            mujoco.mj_step(model, data)
+    assert mujoco.get_mju_user_warning() is None
 
 
 def test_maze_without_gymnasium_robotics_names_the_extra(monkeypatch):

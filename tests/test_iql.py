@@ -211,25 +211,6 @@ def test_loading_a_td3_actor_as_iql_says_what_it_holds(tmp_path, rng):
         load_actor(tmp_path / "td3.npz")
 
 
-def test_whole_agent_state_round_trips(rng):
-    from minipgd.rl.agent_state import agent_state_dict, load_agent_state_dict
-
-    trained = IQL(3, 2, rng, SMALL)
-    batch = {"observations": rng.standard_normal((32, 3)).astype(np.float32),
-             "actions": rng.uniform(-1, 1, (32, 2)).astype(np.float32),
-             "rewards": rng.standard_normal(32).astype(np.float32),
-             "next_observations": rng.standard_normal((32, 3)).astype(np.float32),
-             "terminations": np.zeros(32, bool)}
-    trained.update(batch, rng)
-    fresh = IQL(3, 2, np.random.default_rng(99), SMALL)
-    load_agent_state_dict(fresh, agent_state_dict(trained))
-    assert fresh.updates == 1
-    for a, b in zip([trained.actor, trained.value, *trained.critics, *trained.critic_targets],
-                    [fresh.actor, fresh.value, *fresh.critics, *fresh.critic_targets]):
-        np.testing.assert_array_equal(a.parameter_buffers()[0], b.parameter_buffers()[0])
-    np.testing.assert_array_equal(trained.actor_optimizer.m, fresh.actor_optimizer.m)
-
-
 def test_iql_policy_sees_normalized_states(rng):
     from minipgd.rl.state_norm import StateNormalizer
 

@@ -6,6 +6,7 @@ import pytest
 
 from minipgd.__main__ import main
 from minipgd.experiments.section53 import Section53Config
+from minipgd.experiments.report import NOTES_MARKER
 from minipgd.experiments.section53_report import matched_lambda
 
 
@@ -43,11 +44,16 @@ def test_results_hold_every_seed_lambda_and_step(smoke_run):
 def test_rerun_reuses_the_trained_models_and_reproduces_the_numbers(smoke_run, capsys):
     root, argv = smoke_run
     before = json.loads((root / "work" / "section53.json").read_text())
-    main(argv)
+    with pytest.raises(SystemExit, match="fig5_likelihood.png' already exists; pass --force"):
+        main(argv)  # the figures and table are there: not replaced without --force
+    table = root / "res" / "section53.md"
+    table.write_text(table.read_text() + f"\n{NOTES_MARKER}\nA discussion written by hand.\n")
+    main(argv + ["--force"])
     out = capsys.readouterr().out
     assert "trained the IQL" not in out and "training diffusion" not in out and "world model step" not in out
     after = json.loads((root / "work" / "section53.json").read_text())
     assert after["targets"] == before["targets"]
+    assert table.read_text().endswith(f"{NOTES_MARKER}\nA discussion written by hand.\n")  # notes survive a rerun
 
 
 def test_matched_lambda_is_the_first_grid_value_reaching_pets():

@@ -4,7 +4,9 @@ import pytest
 
 from minipgd.nn.gradcheck import central_difference, check_gradients, relative_error
 from minipgd.nn.mlp import MLP
+from minipgd.recipes.behavior import POLICY_DIR
 from minipgd.rl.replay import ReplayBuffer
+from minipgd.rl.state_norm import StateNormalizer
 from minipgd.rl.td3 import TD3, TD3Config, actor_loss, critic_loss, load_actor, soft_update
 
 F64 = np.float64
@@ -52,7 +54,7 @@ def test_actor_loss_gradient(rng, alpha):
     assert relative_error(grads[index], _numeric_gradient(loss, params, index)) < 1e-6
 
 
-def test_soft_update_moves_targets_by_tau(rng):
+def test_soft_update_moves_targets_by_the_polyak_rate(rng):
     target, source = MLP((3, 4, 1), rng), MLP((3, 4, 1), rng)
     before = target.parameter_buffers()[0].copy()
     soft_update(target, source, 0.1)
@@ -60,12 +62,27 @@ def test_soft_update_moves_targets_by_tau(rng):
                                rtol=1e-6)
 
 
-def _batch(rng, n=64):
-    return {"observations": rng.standard_normal((n, 3)).astype(np.float32),
-            "actions": rng.uniform(-1, 1, (n, 2)).astype(np.float32),
-            "rewards": rng.standard_normal(n).astype(np.float32),
-            "next_observations": rng.standard_normal((n, 3)).astype(np.float32),
+def _batch(rng, n=64, dtype=np.float32):
+    return {"observations": rng.standard_normal((n, 3)).astype(dtype),
+            "actions": rng.uniform(-1, 1, (n, 2)).astype(dtype),
+            "rewards": rng.standard_normal(n).astype(dtype),
+            "next_observations": rng.standard_normal((n, 3)).astype(dtype),
             "terminations": rng.random(n) < 0.1}
+
+
+def test_target_is_td3_eq_15_in_the_agents_dtype(rng):
+    """y = r + γ (1 − d) min_i Q'_i(s', clip(π'(s') + clip(ε, ±c), ±1)), in float64 for a float64 agent."""
+    state_norm = StateNormalizer.fit(rng.standard_normal((50, 3)) * 3.0 + 1.0)
+    agent = TD3(3, 2, rng, TD3Config(hidden=(16, 16)), dtype=F64, state_norm=state_norm)
+    batch = _batch(rng, dtype=F64)
+    target = agent._target_q(batch, np.random.default_rng(3))
+    noise = np.clip(0.2 * np.random.default_rng(3).standard_normal((64, 2)), -0.5, 0.5)
+    next_obs = (batch["next_observations"] - state_norm.shift) * state_norm.scale
+    next_action = np.clip(agent.actor_target.forward(next_obs) + noise, -1.0, 1.0)
+    next_q = np.minimum(*(q.forward(np.concatenate([next_obs, next_action], axis=1)) for q in agent.critic_targets))
+    not_done = 1.0 - batch["terminations"][:, None]
+    assert target.dtype == F64
+    np.testing.assert_allclose(target, batch["rewards"][:, None] + 0.99 * not_done * next_q, rtol=1e-12)
 
 
 def test_actor_and_targets_update_every_second_step(rng):
@@ -91,10 +108,19 @@ def test_td3_bc_pulls_the_actor_towards_dataset_actions(rng):
 def test_actor_round_trip(tmp_path, rng):
     agent = TD3(3, 2, rng, TD3Config(hidden=(16, 16)))
     agent.save_actor(tmp_path / "actor.npz", {"eval_return": 1.0})
-    actor, meta = load_actor(tmp_path / "actor.npz")
+    actor, state_norm, meta = load_actor(tmp_path / "actor.npz")
     obs = rng.standard_normal((5, 3)).astype(np.float32)
-    np.testing.assert_array_equal(actor.forward(obs), agent.act(obs))
-    assert meta["eval_return"] == 1.0
+    np.testing.assert_array_equal(actor.forward(state_norm(obs)), agent.act(obs))
+    assert meta["eval_return"] == 1.0 and meta["kind"] == "TD3Actor"
+
+
+def test_committed_behavior_policies_load_with_the_identity_normalization():
+    """They were written before actor files held a state normalization; online TD3 acts on raw states."""
+    saved = load_actor(POLICY_DIR / "halfcheetah-medium.npz")
+    np.testing.assert_array_equal(saved.state_norm.shift, np.zeros(17))
+    np.testing.assert_array_equal(saved.state_norm.scale, np.ones(17))
+    obs = np.random.default_rng(0).standard_normal((4, 17))
+    np.testing.assert_array_equal(saved.act(obs), saved.actor.forward(obs.astype(np.float32)))
 
 
 def test_replay_buffer_wraps_and_keeps_order(rng):
@@ -110,8 +136,6 @@ def test_replay_buffer_wraps_and_keeps_order(rng):
 
 
 def test_state_normalization_is_applied_everywhere(rng):
-    from minipgd.rl.state_norm import StateNormalizer
-
     agent = TD3(3, 2, rng, TD3Config(hidden=(16, 16)))
     obs = rng.standard_normal((5, 3)).astype(np.float32) * 10 + 4
     raw_action = agent.act(obs)

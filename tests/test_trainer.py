@@ -42,19 +42,30 @@ def test_decoded_actions_stay_in_bounds(data):
 def test_resumed_training_equals_an_uninterrupted_run(tmp_path, data):
     straight = train_diffusion(data, LAYOUT, config(), **QUIET)
     path = tmp_path / "run.npz"
-    train_diffusion(data, LAYOUT, config(steps=20), checkpoint=path, **QUIET)  # "interrupted" at step 20
+
+    def interrupt_at_step_20(line):
+        if "step      20/30" in line:
+            raise KeyboardInterrupt  # before the save of step 20: the checkpoint holds step 10
+
+    with pytest.raises(KeyboardInterrupt):
+        train_diffusion(data, LAYOUT, config(), checkpoint=path, log=interrupt_at_step_20)
     lines = []
     resumed = train_diffusion(data, LAYOUT, config(), checkpoint=path, log=lines.append)
-    assert any("resumed from" in line and "step 20/30" in line for line in lines)
+    assert any("resumed from" in line and "step 10/30" in line for line in lines)
     for (name, a, _), (_, b, _) in zip(straight.unet.named_parameters(), resumed.unet.named_parameters()):
         np.testing.assert_array_equal(a, b, err_msg=name)
 
 
-def test_checkpoint_of_another_architecture_is_refused(tmp_path, data):
+def test_checkpoint_of_other_settings_or_data_is_refused(tmp_path, data):
     path = tmp_path / "run.npz"
     train_diffusion(data, LAYOUT, config(steps=10), checkpoint=path, **QUIET)
-    with pytest.raises(ValueError, match="different U-Net"):
-        train_diffusion(data, LAYOUT, config(unet=UNetConfig(in_channels=6, features=24)), checkpoint=path, **QUIET)
+    with pytest.raises(ValueError, match="config.unet.features is 16 there, 24 now"):
+        train_diffusion(data, LAYOUT, config(steps=10, unet=UNetConfig(in_channels=6, features=24)), checkpoint=path,
+                        **QUIET)
+    with pytest.raises(ValueError, match="config.steps is 10 there, 30 now"):
+        train_diffusion(data, LAYOUT, config(), checkpoint=path, **QUIET)
+    with pytest.raises(ValueError, match=r"dataset is '\w+' there, '\w+' now"):
+        train_diffusion(data[:32], LAYOUT, config(steps=10), checkpoint=path, **QUIET)
 
 
 def test_saved_model_samples_identically(tmp_path, data):
@@ -74,5 +85,5 @@ def test_bad_training_data_is_rejected(data):
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         train_diffusion(bad, LAYOUT, config(), **QUIET)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
         config(steps=0)

@@ -14,13 +14,11 @@
 #
 # Run it with `python tutorials/01_guidance.py` (about a minute on 2 cores), or
 # `python tutorials/01_guidance.py --fast` (or `MINIPGD_FAST=1`) for a smoke run.
-# Figures are written to `figures/`.
+# Figures are written to `figures/`; a `--fast` run writes them to a temporary folder
+# (or `MINIPGD_FIGURES`) and prints where.
 
 # %%
-import os
-import sys
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -51,10 +49,9 @@ from minipgd.experiments.toy2d import (  # noqa: E402
 )
 from minipgd.nn import UNetConfig  # noqa: E402
 from minipgd.world_models import EnsembleConfig, train_ensemble, truncated_rollouts  # noqa: E402
+from run_options import run_options  # noqa: E402
 
-FAST = "--fast" in sys.argv or os.environ.get("MINIPGD_FAST") == "1"
-FIGURES = Path(os.environ.get("MINIPGD_FIGURES", Path(__file__).resolve().parents[1] / "figures"))
-FIGURES.mkdir(parents=True, exist_ok=True)
+FAST, FIGURES = run_options()
 SEED = 0
 # Scaled for a CPU (the paper: F = 1024, 250 dataset epochs, 256 sampling steps).
 EPISODES = 300 if FAST else 4000

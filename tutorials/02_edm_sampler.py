@@ -14,10 +14,7 @@
 # Run it with `python tutorials/02_edm_sampler.py` (seconds), `--fast` for CI.
 
 # %%
-import os
-import sys
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -28,10 +25,9 @@ import numpy as np  # noqa: E402
 from minipgd.analysis.stats import gaussian_kl  # noqa: E402
 from minipgd.diffusion.exact_denoiser import gaussian_denoiser  # noqa: E402
 from minipgd.diffusion import edm, guided_heun_sample  # noqa: E402
+from run_options import run_options  # noqa: E402
 
-FAST = "--fast" in sys.argv or os.environ.get("MINIPGD_FAST") == "1"
-FIGURES = Path(os.environ.get("MINIPGD_FIGURES", Path(__file__).resolve().parents[1] / "figures"))
-FIGURES.mkdir(parents=True, exist_ok=True)
+FAST, FIGURES = run_options()
 N_SAMPLES = 2_000 if FAST else 20_000
 started = time.perf_counter()
 

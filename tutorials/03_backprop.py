@@ -10,10 +10,6 @@
 # Run it with `python tutorials/03_backprop.py` (seconds).
 
 # %%
-import os
-import sys
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -25,9 +21,9 @@ from minipgd.nn.gradcheck import check_gradients, relative_error  # noqa: E402
 from minipgd.nn.kernels.conv1d import weight_matrix  # noqa: E402
 from minipgd.nn.layers import Conv1d, GroupNorm, Mish  # noqa: E402
 from minipgd.nn.unet import EncoderBlock  # noqa: E402
+from run_options import run_options  # noqa: E402
 
-FAST = "--fast" in sys.argv or os.environ.get("MINIPGD_FAST") == "1"
-FIGURES = Path(os.environ.get("MINIPGD_FIGURES", Path(__file__).resolve().parents[1] / "figures"))
+FAST, FIGURES = run_options()
 rng = np.random.default_rng(0)
 
 
@@ -163,9 +159,9 @@ ax.set_ylabel("relative error of dL/dx (GroupNorm)")
 ax.set_title("central differences in float64")
 ax.legend()
 fig.tight_layout()
-FIGURES.mkdir(parents=True, exist_ok=True)
 fig.savefig(FIGURES / "tutorial03_finite_differences.png", dpi=120)
-print(f"best step h = {steps[int(np.argmin(errors_h))]:.0e}, error {min(errors_h):.1e}")
+print(f"best step h = {steps[int(np.argmin(errors_h))]:.0e}, error {min(errors_h):.1e}; "
+      f"figure written to {FIGURES / 'tutorial03_finite_differences.png'}")
 
 # %% [markdown]
 # ## 3. Mish

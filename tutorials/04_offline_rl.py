@@ -19,10 +19,7 @@
 # `--fast` for a smoke run.
 
 # %%
-import os
-import sys
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -39,10 +36,9 @@ from minipgd.diffusion.windows import trajectory_windows  # noqa: E402
 from minipgd.nn import UNetConfig  # noqa: E402
 from minipgd.experiments.offline_run import run_offline_agent  # noqa: E402
 from minipgd.rl.synthetic import Algorithm2Config  # noqa: E402
+from run_options import run_options  # noqa: E402
 
-FAST = "--fast" in sys.argv or os.environ.get("MINIPGD_FAST") == "1"
-FIGURES = Path(os.environ.get("MINIPGD_FIGURES", Path(__file__).resolve().parents[1] / "figures"))
-FIGURES.mkdir(parents=True, exist_ok=True)
+FAST, FIGURES = run_options()
 SEED = 0
 DATASET = "maze2d-umaze"
 TRANSITIONS = 10_000 if FAST else 100_000
@@ -92,9 +88,10 @@ model = train_diffusion(windows, layout, DiffusionTrainConfig(
 curves, agents = {}, {}
 for source in ("real", "unguided", "guided"):
     config = Algorithm2Config(source=source, guidance_scale=1.0, n_epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH,
-                              n_trajectories=TRAJECTORIES, sampler_steps=SAMPLER_STEPS, eval_every=STEPS_PER_EPOCH)
+                              n_trajectories=TRAJECTORIES, sampler_steps=SAMPLER_STEPS, eval_every=STEPS_PER_EPOCH,
+                              eval_episodes=EVAL_EPISODES)
     print(f"\nTD3+BC on {source} data")
-    agents[source], curves[source] = run_offline_agent(dataset, "td3bc", config, SEED, model, EVAL_EPISODES)
+    agents[source], curves[source] = run_offline_agent(dataset, "td3bc", config, SEED, model)
 
 fig, ax = plt.subplots(figsize=(5, 3.6))
 colors = {"real": "tab:blue", "unguided": "tab:gray", "guided": "tab:purple"}

@@ -24,10 +24,7 @@
 # `--fast` for a smoke run.
 
 # %%
-import os
-import sys
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -46,10 +43,9 @@ from minipgd.nn import UNetConfig  # noqa: E402
 from minipgd.rl import DeterministicGaussianPolicy  # noqa: E402
 from minipgd.rl.td3 import load_actor  # noqa: E402
 from minipgd.world_models import EnsembleConfig, train_ensemble, truncated_rollouts  # noqa: E402
+from run_options import run_options  # noqa: E402
 
-FAST = "--fast" in sys.argv or os.environ.get("MINIPGD_FAST") == "1"
-FIGURES = Path(os.environ.get("MINIPGD_FIGURES", Path(__file__).resolve().parents[1] / "figures"))
-FIGURES.mkdir(parents=True, exist_ok=True)
+FAST, FIGURES = run_options()
 SEED = 0
 H = 16  # trajectory length: 16 states, as in Fig. 6
 TRANSITIONS = 5_000 if FAST else 100_000
@@ -74,8 +70,8 @@ started = time.perf_counter()
 # %%
 dataset = collect_dataset("halfcheetah-medium", TRANSITIONS, seed=SEED, log=lambda _: None)
 layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
-actor, _ = load_actor(POLICY_DIR / "halfcheetah-expert.npz")
-target = DeterministicGaussianPolicy(actor, dataset.obs_dim, dataset.act_dim, std=0.1)
+expert = load_actor(POLICY_DIR / "halfcheetah-expert.npz")
+target = DeterministicGaussianPolicy(expert.act, dataset.obs_dim, dataset.act_dim, std=0.1)
 
 world_model = train_ensemble(dataset.arrays(), EnsembleConfig(steps=WORLD_MODEL_STEPS, seed=SEED,
                                                                eval_every=max(WORLD_MODEL_STEPS // 3, 1)))

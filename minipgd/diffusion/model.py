@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
+from ..nn.checkpoint import fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser
 from .edm import SAMPLER_STEPS
@@ -63,8 +63,14 @@ class TrajectoryDiffusion:
                                                              **sampler_options))
 
     def save(self, path):
-        arrays = {**prefixed(self.unet.state_dict(), "unet."), **prefixed(self.normalizer.state_dict(), "normalizer.")}
-        save_checkpoint(path, arrays, {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)})
+        save_checkpoint(path, self._arrays(), {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)})
+
+    def fingerprint(self):
+        """A short hash of the weights, normalization and architecture: which model a run used."""
+        return fingerprint(self._arrays(), _describe(self.unet, self.layout))
+
+    def _arrays(self):
+        return {**prefixed(self.unet.state_dict(), "unet."), **prefixed(self.normalizer.state_dict(), "normalizer.")}
 
     @classmethod
     def load(cls, path):

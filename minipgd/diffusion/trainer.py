@@ -8,11 +8,11 @@ interrupted run resumes exactly where it stopped.
 """
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
+from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam, clip_grad_norm, cosine_lr
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser, edm_loss, edm_validation_loss
@@ -36,8 +36,9 @@ class DiffusionTrainConfig:
     unet: UNetConfig | None = None  # None: the CPU default for the data's channels
 
     def __post_init__(self):
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch_size must be positive, got {self.steps}, {self.batch_size}")
+        for name in ("steps", "batch_size", "log_every", "checkpoint_every", "ema_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
@@ -51,8 +52,9 @@ def _ema_update(ema, model, decay):
 def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=True, checkpoint=None, log=print):
     """Train on raw trajectories (N, C, H) in environment units; returns a TrajectoryDiffusion (EMA weights).
 
-    `checkpoint`: path of an `.npz` file; an existing one is resumed from, and the
-    run state is written there every `config.checkpoint_every` steps and at the end.
+    `checkpoint`: path of an `.npz` file; an existing one is resumed from (refused if it was made from
+    other data or settings), and the run state is written there every `config.checkpoint_every` steps
+    and at the end.
     """
     raw = check_trajectories(raw, layout)
     unet_cfg = config.unet or UNetConfig(in_channels=layout.channels, horizon=raw.shape[2])
@@ -71,8 +73,10 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
     ema = TemporalUNet(unet_cfg, rng)
     ema.load_state_dict(model.state_dict())
     denoiser, optimizer, start = Denoiser(model), Adam(model, lr=config.lr), 0
+    provenance = {"dataset": fingerprint({"trajectories": raw}), "squash_actions": squash_actions,
+                  "config": asdict(replace(config, unet=unet_cfg))}
     if checkpoint is not None and os.path.exists(checkpoint):
-        start = _resume(checkpoint, model, ema, optimizer, rng, unet_cfg)
+        start = _resume(checkpoint, model, ema, optimizer, rng, provenance)
         log(f"resumed from {checkpoint} at step {start}/{config.steps}")
     log(f"training diffusion: {len(train)} train / {len(val)} held-out trajectories, {layout.describe()}, "
         f"H={unet_cfg.horizon}, {model.num_parameters():,} parameters, {config.steps} steps")
@@ -93,21 +97,21 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
             log(f"  step {done:>7}/{config.steps}  loss {np.mean(losses):.4f}{val_text}  ({rate:.0f} steps/s)")
             losses = []
         if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
-            _save_run(checkpoint, model, ema, optimizer, rng, done, unet_cfg)
+            _save_run(checkpoint, model, ema, optimizer, rng, done, provenance)
     return TrajectoryDiffusion(ema, normalizer)
 
 
-def _save_run(path, model, ema, optimizer, rng, step, unet_cfg):
+def _save_run(path, model, ema, optimizer, rng, step, provenance):
     arrays = {**prefixed(model.state_dict(), "model."), **prefixed(ema.state_dict(), "ema."),
               **prefixed(optimizer.state_dict(), "adam.")}
-    meta = {"kind": "DiffusionTrainingRun", "step": step, "rng": rng.bit_generator.state, "unet": asdict(unet_cfg)}
+    meta = {"kind": "DiffusionTrainingRun", "step": step, "rng": rng.bit_generator.state, "provenance": provenance}
     save_checkpoint(path, arrays, meta)
 
 
-def _resume(path, model, ema, optimizer, rng, unet_cfg):
-    arrays, meta = load_checkpoint(path, kind="DiffusionTrainingRun", what="diffusion training checkpoint")
-    if meta["unet"] != asdict(unet_cfg) | {"dim_mults": list(unet_cfg.dim_mults)}:
-        raise ValueError(f"{path!r} was written for a different U-Net ({meta['unet']}), not {asdict(unet_cfg)}")
+def _resume(path, model, ema, optimizer, rng, provenance):
+    what = "diffusion training checkpoint"
+    arrays, meta = load_checkpoint(path, kind="DiffusionTrainingRun", what=what)
+    check_provenance(path, meta, provenance, what)
     model.load_state_dict(unprefixed(arrays, "model."))
     ema.load_state_dict(unprefixed(arrays, "ema."))
     optimizer.load_state_dict(unprefixed(arrays, "adam."))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, save_checkpoint
+from ..nn.checkpoint import check_output, load_checkpoint, save_checkpoint
 
 KIND = "OfflineDataset"
 FORMAT_VERSION = 1
@@ -146,9 +146,7 @@ def summary(dataset):
 def save_dataset(path, dataset, force=False):
     """Write `dataset` to `path` atomically; an existing file is replaced only with force=True."""
     validate(dataset)  # arrays may have been edited in place since construction
-    if os.path.exists(path) and not force:
-        raise FileExistsError(f"{os.fspath(path)!r} already exists; "
-                              "pass force=True (--force on the command line) to overwrite it")
+    check_output(path, force, what="dataset")
     save_checkpoint(path, dataset.arrays(), {"kind": KIND, "version": FORMAT_VERSION, "metadata": dataset.metadata})
 
 

@@ -5,6 +5,9 @@ A name is "<env>-<recipe>": `hopper-medium-replay` is collected in `Hopper-v5` b
 The maze2d datasets are collected in gymnasium-robotics' PointMaze by the `waypoints` recipe.
 The reference returns turn a return R into D4RL's normalized score 100·(R − min)/(max − min).
 """
+import contextlib
+import io
+import warnings
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -89,15 +92,48 @@ def make_env(env_id_or_short_name, seed=None):
         )
     if is_point_maze(env_id):
         import_gymnasium_robotics()  # registers the PointMaze ids with gymnasium
-    env = gym.make(env_id, max_episode_steps=max_episode_steps)
+    with mujoco_notices_silenced():
+        env = gym.make(env_id, max_episode_steps=max_episode_steps)
     env.reset(seed=seed)
     return env
 
 
 def import_gymnasium_robotics():
-    """gymnasium_robotics, imported only when a maze needs it (it is the optional `maze` extra)."""
+    """gymnasium_robotics, imported only when a maze needs it (it is the optional `maze` extra).
+
+    Its import prints a notice about its Adroit environments to stderr (farama_notifications),
+    nothing to do with mazes; that notice is swallowed here, and only here.
+    """
     try:
-        import gymnasium_robotics
+        with contextlib.redirect_stderr(io.StringIO()):
+            import gymnasium_robotics
     except ImportError as err:
         raise ImportError(MAZE_EXTRA_HINT) from err
     return gymnasium_robotics
+
+
+# MuJoCo warnings about gymnasium's own model files, which a user can do nothing about:
+# HalfCheetah-v5's XML sets the compiler attribute 'settotalmass', which MuJoCo 4 deprecates.
+SILENCED_MUJOCO_NOTICES = ("settotalmass",)
+
+
+@contextlib.contextmanager
+def mujoco_notices_silenced():
+    """While an env is made, drop MuJoCo's `SILENCED_MUJOCO_NOTICES` and pass on any other warning.
+
+    MuJoCo's C library prints its warnings to stderr and appends them to MUJOCO_LOG.TXT in the
+    working directory, out of Python's reach; a handler installed with `mujoco.set_mju_user_warning`
+    for the duration catches them instead. Other warnings are re-issued as Python warnings.
+    """
+    import mujoco
+
+    caught = []
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(caught.append)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+    for message in caught:
+        if not any(notice in message for notice in SILENCED_MUJOCO_NOTICES):
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=3)

@@ -3,6 +3,7 @@
 Shared by `python -m minipgd train-agent` and the Table 2 experiment, so that both
 train and score an agent the same way.
 """
+
 import numpy as np
 
 from ..envs.dataset import normalized_score
@@ -20,14 +21,12 @@ ALGORITHMS = ("td3bc", "iql")
 def make_agent(algo, real, rng, total_steps):
     """TD3+BC (α = 2.5) or IQL (actor lr decaying over `total_steps`), states normalized with the data's statistics."""
     obs_dim, act_dim = real["observations"].shape[1], real["actions"].shape[1]
+    state_norm = StateNormalizer.fit(real["observations"])  # TD3+BC / CORL IQL: normalized states
     if algo == "iql":
-        agent = IQL(obs_dim, act_dim, rng, IQLConfig(max_steps=total_steps))
-    elif algo == "td3bc":
-        agent = TD3(obs_dim, act_dim, rng, TD3Config(alpha=2.5))
-    else:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algo!r}")
-    agent.state_norm = StateNormalizer.fit(real["observations"])  # TD3+BC / CORL IQL: normalized states
-    return agent
+        return IQL(obs_dim, act_dim, rng, IQLConfig(max_steps=total_steps), state_norm=state_norm)
+    if algo == "td3bc":
+        return TD3(obs_dim, act_dim, rng, TD3Config(alpha=2.5), state_norm=state_norm)
+    raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algo!r}")
 
 
 def scorer(agent, metadata, n_episodes, rng):
@@ -43,10 +42,16 @@ def scorer(agent, metadata, n_episodes, rng):
     return score
 
 
-def run_offline_agent(dataset, algo, config, seed, model=None, eval_episodes=10, checkpoint=None, log=print):
-    """Train `algo` on `dataset` with Algorithm 2 (`config`: an Algorithm2Config) -> agent, [(step, score)]."""
+def run_offline_agent(dataset, algo, config, seed, model=None, checkpoint=None, log=print):
+    """Train `algo` on `dataset` with Algorithm 2 (`config`: an Algorithm2Config) -> agent, [(step, score)].
+
+    Every evaluation runs `config.eval_episodes` episodes. A `checkpoint` records the algorithm, seed and
+    environment too.
+    """
     rng = np.random.default_rng(seed)
     real = as_float32(dataset.arrays())
     agent = make_agent(algo, real, rng, config.n_epochs * config.steps_per_epoch)
-    score = scorer(agent, dataset.metadata, eval_episodes, rng)
-    return agent, train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=checkpoint)
+    score = scorer(agent, dataset.metadata, config.eval_episodes, rng)
+    provenance = {"algorithm": algo, "seed": seed, "env_id": dataset.metadata["env_id"]}
+    return agent, train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=checkpoint,
+                              provenance=provenance)

@@ -79,8 +79,7 @@ def _cached_target_policy(work, name, config, log):
         real = as_float32(_dataset(work, name, config, log).arrays())
         rng = np.random.default_rng(0)
         agent = IQL(real["observations"].shape[1], real["actions"].shape[1], rng,
-                    IQLConfig(max_steps=config.target_updates))
-        agent.state_norm = StateNormalizer.fit(real["observations"])
+                    IQLConfig(max_steps=config.target_updates), state_norm=StateNormalizer.fit(real["observations"]))
         started = time.perf_counter()
         for _ in range(config.target_updates):
             agent.update(sample_batch(real, agent.config.batch_size, rng), rng)

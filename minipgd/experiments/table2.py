@@ -17,7 +17,7 @@ import os
 import time
 from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -45,27 +45,27 @@ class Table2Config:
     diffusion_train_steps: int = 20_000
     features: int = 32  # U-Net width F (the paper: 1024)
     horizon: int = HORIZON
-    algorithm2: dict = field(default_factory=lambda: {
-        "guidance_scale": 1.0, "n_epochs": 4, "steps_per_epoch": 2_500, "n_trajectories": 512,
-        "sampler_steps": 64, "eval_every": 2_500})  # Algorithm2Config fields (the paper: Algorithm2Config.paper())
-    eval_episodes: int = 10
+    algorithm2: Algorithm2Config = Algorithm2Config(
+        guidance_scale=1.0, n_epochs=4, steps_per_epoch=2_500, n_trajectories=512, sampler_steps=64,
+        eval_every=2_500, eval_episodes=10)  # every run's settings but its source (the paper: Algorithm2Config.paper())
 
     @classmethod
     def smoke(cls):
         """Everything once, tiny: one dataset, one seed, both agents, all sources, in seconds."""
         return cls(datasets=("maze2d-umaze",), seeds=(0,), transitions=1_000, diffusion_train_steps=10, features=16,
-                   algorithm2={"guidance_scale": 1.0, "n_epochs": 2, "steps_per_epoch": 10, "n_trajectories": 4,
-                               "sampler_steps": 3, "eval_every": 10, "batch_size": 32}, eval_episodes=1)
+                   algorithm2=Algorithm2Config(guidance_scale=1.0, n_epochs=2, steps_per_epoch=10, n_trajectories=4,
+                                               sampler_steps=3, eval_every=10, batch_size=32, eval_episodes=1))
 
     def __post_init__(self):
         if not set(self.agents) <= set(ALGORITHMS) or not set(self.sources) <= set(SOURCES):
             raise ValueError(f"agents must come from {ALGORITHMS} and sources from {SOURCES}")
         if not self.datasets or not self.seeds:
             raise ValueError("need at least one dataset and one seed")
-        self.agent_config("guided")  # validates the Algorithm 2 settings now, not in a worker
+        if not isinstance(self.algorithm2, Algorithm2Config):
+            raise ValueError(f"algorithm2 must be an Algorithm2Config, got {type(self.algorithm2).__name__}")
 
     def agent_config(self, source):
-        return Algorithm2Config(source=source, generation="periodic", **self.algorithm2)
+        return replace(self.algorithm2, source=source, generation="periodic")
 
 
 def dataset_path(work, name):
@@ -106,7 +106,7 @@ def agent_unit(work, config, name, agent, source, seed):
     path = run_path(work, name, agent, source, seed)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     started = time.perf_counter()
-    _, history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model, config.eval_episodes,
+    _, history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model,
                                    checkpoint=path + ".run.npz", log=silent)
     result = {"dataset": name, "agent": agent, "source": source, "seed": seed, "final_score": history[-1][1],
               "history": history, "seconds": time.perf_counter() - started}
@@ -193,7 +193,7 @@ def diffusion_fidelity(work, config, n_trajectories=256):
             continue
         dataset, model = load_dataset(dataset_path(work, name)), TrajectoryDiffusion.load(path)
         errors = unguided_dynamics_error(model, make_env(dataset.metadata["env_id"]), n_trajectories,
-                                         config.algorithm2["sampler_steps"], seed=0)
+                                         config.algorithm2.sampler_steps, seed=0)
         error = float(errors[:, 1:].mean())
         out[name] = (error, error / float(np.mean(dataset.observations.var(axis=0))))
     return out

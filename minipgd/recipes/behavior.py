@@ -18,7 +18,8 @@ collecting a dataset from them takes seconds instead of a training run.
 from pathlib import Path
 
 from ..envs.registry import make_env, parse_dataset_name
-from ..nn.checkpoint import prefixed, save_checkpoint
+from ..nn.checkpoint import check_output, prefixed, save_checkpoint
+from ..rl.agent import NORM_PREFIX
 from ..rl.online import OnlineConfig, train_td3_online
 from ..rl.td3 import TD3Config
 
@@ -28,6 +29,7 @@ ACTOR_HIDDEN = (64, 64)
 
 def _save_snapshots(path, snapshots, agent, config, meta):
     arrays = {k: v for step, state in snapshots.items() for k, v in prefixed(state, f"{step}/").items()}
+    arrays.update(prefixed(agent.state_norm.state_dict(), NORM_PREFIX))  # as in every actor file
     save_checkpoint(path, arrays, {
         "kind": "TD3ActorSnapshots", "steps": list(snapshots), "start_steps": config.start_steps,
         "exploration_noise": config.exploration_noise, "obs_dim": agent.obs_dim, "act_dim": agent.act_dim,
@@ -35,15 +37,12 @@ def _save_snapshots(path, snapshots, agent, config, meta):
 
 
 def train_behavior(env_name, total_steps, medium_return, seed, out_dir, force=False, log=print, command="",
-                   start_steps=10_000, eval_every=5_000):
+                   start_steps=OnlineConfig.start_steps, eval_every=OnlineConfig.eval_every):
     """Online TD3 on `env_name` ("halfcheetah", "hopper", "walker2d"); see the module docstring."""
     spec = parse_dataset_name(f"{env_name}-medium")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {kind: out_dir / f"{env_name}-{kind}.npz" for kind in ("medium", "medium-replay", "expert")}
+    paths = {kind: Path(out_dir) / f"{env_name}-{kind}.npz" for kind in ("medium", "medium-replay", "expert")}
     for path in paths.values():
-        if path.exists() and not force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+        check_output(path, force, what="behavior policy")
     config = OnlineConfig(total_steps=total_steps, start_steps=start_steps, eval_every=eval_every, seed=seed,
                           td3=TD3Config(actor_hidden=ACTOR_HIDDEN))
     provenance = {"command": command, "seed": seed, "env_id": spec.env_id}

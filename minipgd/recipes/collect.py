@@ -8,8 +8,10 @@
 * `medium-replay`: the replay buffer of the medium policy's training run,
   re-rolled from what made it: uniform random actions for the warm-up steps,
   then the actor snapshot of every 5,000 steps with the training's exploration
-  noise, up to the medium point (see `behavior.py`). Its size is that of the
-  buffer, whatever `n_transitions` says.
+  noise, up to the medium point (see `behavior.py`). Asked for fewer
+  transitions than the buffer holds, it keeps the first `n_transitions` (the
+  last episode cut and marked truncated, as every recipe does); asked for more,
+  it says so and gives the whole buffer: there is no more of it.
 * `waypoints` (maze2d): the waypoint controller of `maze_controller.py`, chasing
   random goals; rewards are then relabelled to D4RL's fixed evaluation goal, as
   D4RL did for its maze2d datasets.
@@ -22,11 +24,13 @@ import numpy as np
 from ..envs.dataset import OfflineDataset
 from ..envs.registry import make_env, parse_dataset_name
 from ..nn.checkpoint import load_checkpoint, unprefixed
+from ..rl.agent import SavedActor, saved_state_norm
 from ..rl.evaluation import episode_seed
 from ..rl.td3 import actor_from_state, load_actor
 from .behavior import POLICY_DIR
 
 POLICY_NOISE = 0.1  # std of the Gaussian noise on the committed actors' actions
+TRANSITIONS = 100_000  # the `collect` command's default size (D4RL: 1M for MuJoCo, 1–4M for maze2d)
 
 
 def rollout_transitions(env, act, n_transitions, rng, log=print):
@@ -63,22 +67,23 @@ def _require(path):
     return path
 
 
-def _noisy(actor, obs, noise, rng):
-    action = actor.forward(np.asarray(obs, dtype=np.float32)[None])[0]
+def _noisy(act, obs, noise, rng):
+    action = act(np.asarray(obs)[None])[0]
     return np.clip(action + noise * rng.standard_normal(action.shape), -1.0, 1.0)
 
 
 def _actor_policy(path):
-    actor, _ = load_actor(_require(path))
-    return lambda obs, rng: _noisy(actor, obs, POLICY_NOISE, rng)
+    act = load_actor(_require(path)).act
+    return lambda obs, rng: _noisy(act, obs, POLICY_NOISE, rng)
 
 
 def _replay_policy(path):
     """The training run's behavior, step by step: -> (act, number of steps it covers)."""
     arrays, meta = load_checkpoint(_require(path), kind="TD3ActorSnapshots", what="behavior policy snapshots")
     steps = [s for s in meta["steps"] if s >= meta["start_steps"]]
-    actors = [actor_from_state(unprefixed(arrays, f"{s}/"), meta["obs_dim"], meta["act_dim"], meta["hidden"])
-              for s in steps]
+    state_norm = saved_state_norm(arrays, meta["obs_dim"], np.float32)
+    actors = [SavedActor(actor_from_state(unprefixed(arrays, f"{s}/"), meta["obs_dim"], meta["act_dim"],
+                                          meta["hidden"]), state_norm, meta) for s in steps]
     clock = [0]
 
     def act(obs, rng):
@@ -86,13 +91,26 @@ def _replay_policy(path):
         if t < meta["start_steps"]:
             return rng.uniform(-1.0, 1.0, meta["act_dim"])
         actor = actors[np.searchsorted(steps, t, side="right") - 1]  # the latest snapshot at step t
-        return _noisy(actor, obs, meta["exploration_noise"], rng)
+        return _noisy(actor.act, obs, meta["exploration_noise"], rng)
 
     return act, meta["step"]
 
 
+def _replay_size(n_transitions, n_replay, log):
+    """How much of the re-rolled replay buffer medium-replay collects, said in the log."""
+    if n_transitions >= n_replay:
+        short = f", fewer than the {n_transitions} asked for: the training stopped there"
+        log(f"  medium-replay re-rolls the whole replay buffer of the training: {n_replay} transitions"
+            f"{short if n_transitions > n_replay else ''}")
+        return n_replay
+    log(f"  medium-replay re-rolls the first {n_transitions} of the {n_replay} transitions of the training's "
+        "replay buffer (the last episode cut and marked truncated)")
+    return n_transitions
+
+
 def collect_dataset(name, n_transitions, seed, policy_dir=POLICY_DIR, log=print):
-    """The offline dataset `name` (e.g. "halfcheetah-medium") with n transitions, from `seed`."""
+    """The offline dataset `name` (e.g. "halfcheetah-medium") with n transitions (medium-replay: at most its
+    buffer's), from `seed`."""
     spec = parse_dataset_name(name)
     if n_transitions < 1:
         raise ValueError(f"the number of transitions must be positive, got {n_transitions}")
@@ -105,8 +123,7 @@ def collect_dataset(name, n_transitions, seed, policy_dir=POLICY_DIR, log=print)
         arrays["rewards"] = relabel_to_evaluation_goal(env, arrays["next_observations"], spec.eval_goal_cell)
     elif spec.recipe == "medium-replay":
         act, n_replay = _replay_policy(Path(policy_dir) / f"{name}.npz")
-        log(f"  medium-replay re-rolls the training's replay buffer: {n_replay} transitions")
-        arrays = rollout_transitions(env, act, n_replay, rng, log)
+        arrays = rollout_transitions(env, act, _replay_size(n_transitions, n_replay, log), rng, log)
     elif spec.recipe == "random":
         arrays = rollout_transitions(env, lambda obs, rng: rng.uniform(-1.0, 1.0, env.action_space.shape),
                                      n_transitions, rng, log)

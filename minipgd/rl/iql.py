@@ -20,12 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, save_checkpoint
 from ..nn.mlp import MLP
 from ..nn.module import Module
 from ..nn.optim import Adam, cosine_lr
+from .agent import Agent, read_actor_file
 from .policy import LOG_2PI, GaussianPolicy
-from .state_norm import StateNormalizer
 from .td3 import critic_loss, soft_update
 
 
@@ -38,7 +37,7 @@ class IQLConfig:
     critic_lr: float = 3e-4
     value_lr: float = 3e-4
     discount: float = 0.99
-    tau: float = 0.005  # target Q averaging
+    polyak: float = 0.005  # target Qs' averaging rate, see `soft_update`
     expectile: float = 0.7  # τ, IQL Eq. (5)
     temperature: float = 3.0  # β, IQL Eq. (7)
     max_weight: float = 100.0  # exp(β A) is clipped here
@@ -85,14 +84,16 @@ class GaussianActor(Module):
 
 
 class IQLPolicy(GaussianPolicy):
-    """IQL's actor as guidance's target policy: N(tanh(MLP(s)), exp(log_std)²) in action space (Sec. 5.1)."""
+    """IQL's actor as guidance's target policy: N(tanh(MLP(s)), exp(log_std)²) in action space (Sec. 5.1).
 
-    def __init__(self, actor, state_norm=None):
-        self.actor, self.obs_dim, self.act_dim = actor, actor.obs_dim, actor.act_dim
-        self.state_norm = state_norm or StateNormalizer.identity(actor.obs_dim)
+    `act`: states -> the mean through the state normalization (`IQL.act`, `SavedActor.act`); `actor`: its GaussianActor.
+    """
+
+    def __init__(self, act, actor):
+        self.act, self.actor, self.obs_dim, self.act_dim = act, actor, actor.obs_dim, actor.act_dim
 
     def _mean_std(self, states):
-        return self.actor.forward(self.state_norm(states)), np.exp(self.actor.log_std())
+        return self.act(states), np.exp(self.actor.log_std())
 
 
 def expectile_loss(value, obs, q, expectile):
@@ -127,38 +128,36 @@ def awr_loss(actor, obs, actions, weights):
     return float(-np.mean(weights * log_prob))
 
 
-class IQL:
-    def __init__(self, obs_dim, act_dim, rng, config=IQLConfig(), dtype=np.float32):
-        self.obs_dim, self.act_dim, self.config, self.dtype = obs_dim, act_dim, config, dtype
-        self.state_norm = StateNormalizer.identity(obs_dim)  # CORL: StateNormalizer.fit(dataset observations)
+class IQL(Agent):
+    """`state_norm`: a StateNormalizer (CORL's), None for the identity."""
+
+    ACTOR_KIND = "IQLActor"
+
+    def __init__(self, obs_dim, act_dim, rng, config=IQLConfig(), dtype=np.float32, state_norm=None):
+        super().__init__(obs_dim, act_dim, config, dtype, state_norm)
         hidden = tuple(config.hidden)
         self.actor = GaussianActor(obs_dim, act_dim, hidden, rng, (config.log_std_min, config.log_std_max), dtype)
         self.value = MLP((obs_dim, *hidden, 1), rng, dtype=dtype)
         self.critics = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         self.critic_targets = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         for target, source in zip(self.critic_targets, self.critics):
-            soft_update(target, source, tau=1.0)  # targets start as copies
+            soft_update(target, source, polyak=1.0)  # targets start as copies
         self.actor_optimizer = Adam(self.actor, lr=config.actor_lr)
         self.value_optimizer = Adam(self.value, lr=config.value_lr)
         self.critic_optimizers = [Adam(c, lr=config.critic_lr) for c in self.critics]
-        self.updates = 0
-
-    def act(self, obs):
-        """Deterministic action: the Gaussian's mean tanh(MLP(s)) in [-1, 1], (N, obs) -> (N, act)."""
-        return self.actor.forward(self.state_norm(obs).astype(self.dtype))
 
     def policy(self):
         """The actor as a `GaussianPolicy` for policy guidance (a live view: it follows later updates)."""
-        return IQLPolicy(self.actor, self.state_norm)
+        return IQLPolicy(self.act, self.actor)
 
     def update(self, batch, rng):
         """One IQL step on a batch dict (observations, actions, rewards, next_observations, terminations).
 
         The order of the authors' code: value (Eq. 5), actor (Eq. 7) and Q (Eq. 6) with the new V, then
-        the target Qs. `rng` is unused (no step of IQL is random); it keeps the signature of `TD3.update`.
+        the target Qs. `rng` is unused (no step of IQL is random); it keeps the signature of `Agent.update`.
         """
         cfg = self.config
-        obs, actions = self.state_norm(batch["observations"]).astype(self.dtype), batch["actions"].astype(self.dtype)
+        obs, actions = self.state_norm(batch["observations"]), batch["actions"].astype(self.dtype)
         inputs = np.concatenate([obs, actions], axis=1)
         q_target = np.minimum(*(target.forward(inputs) for target in self.critic_targets))
         info = {}
@@ -179,36 +178,34 @@ class IQL:
             optimizer.step()
 
         for target_net, source in zip(self.critic_targets, self.critics):
-            soft_update(target_net, source, cfg.tau)
+            soft_update(target_net, source, cfg.polyak)
         self.updates += 1
         return info
 
     def _td_target(self, batch):
         """y = r + γ (1 − d) V(s') (IQL Eq. 6), a constant: (N, 1)."""
-        next_v = self.value.forward(self.state_norm(batch["next_observations"]).astype(self.dtype))
+        next_v = self.value.forward(self.state_norm(batch["next_observations"]))
         not_done = 1.0 - batch["terminations"].astype(self.dtype)[:, None]
         return (batch["rewards"][:, None] + self.config.discount * not_done * next_v).astype(self.dtype)
 
-    def save_actor(self, path, meta=None):
-        """The actor and the state normalization it acts through (everything `load_policy` needs)."""
-        arrays = {**self.actor.state_dict(), "state_norm.shift": self.state_norm.shift,
-                  "state_norm.scale": self.state_norm.scale}
-        save_checkpoint(path, arrays, {"kind": "IQLActor", "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                                       "hidden": list(self.actor.hidden), "log_std_min": self.actor.log_std_min,
-                                       "log_std_max": self.actor.log_std_max, **(meta or {})})
+    def actor_meta(self):
+        return {"hidden": list(self.actor.hidden), "log_std_min": self.actor.log_std_min,
+                "log_std_max": self.actor.log_std_max}
+
+
+def _actor_from_state(state, meta, dtype):
+    actor = GaussianActor(meta["obs_dim"], meta["act_dim"], meta["hidden"], np.random.default_rng(0),
+                          (meta["log_std_min"], meta["log_std_max"]), dtype)
+    actor.load_state_dict(state)
+    return actor
 
 
 def load_actor(path):
-    """A `GaussianActor` saved by `IQL.save_actor`, its `StateNormalizer` and the checkpoint's metadata."""
-    arrays, meta = load_checkpoint(path, kind="IQLActor", what="IQL actor")
-    actor = GaussianActor(meta["obs_dim"], meta["act_dim"], meta["hidden"], np.random.default_rng(0),
-                          (meta["log_std_min"], meta["log_std_max"]))
-    state_norm = StateNormalizer(arrays.pop("state_norm.shift"), arrays.pop("state_norm.scale"))
-    actor.load_state_dict(arrays)
-    return actor, state_norm, meta
+    """The `SavedActor` (GaussianActor, StateNormalizer, meta) of a file written by `IQL.save_actor`."""
+    return read_actor_file(path, IQL.ACTOR_KIND, "IQL actor", _actor_from_state)
 
 
 def load_policy(path):
-    """A saved IQL actor as a target policy for guidance (`IQLPolicy`)."""
-    actor, state_norm, _ = load_actor(path)
-    return IQLPolicy(actor, state_norm)
+    """A saved IQL actor as guidance's target policy (`IQLPolicy`), as `IQL.policy()` gives it."""
+    saved = load_actor(path)
+    return IQLPolicy(saved.act, saved.actor)

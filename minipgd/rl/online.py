@@ -26,8 +26,9 @@ class OnlineConfig:
     td3: TD3Config = TD3Config()
 
     def __post_init__(self):
-        if self.total_steps < 1 or self.eval_every < 1 or self.start_steps < 0:
-            raise ValueError("total_steps and eval_every must be positive and start_steps >= 0")
+        for name, minimum in (("total_steps", 1), ("eval_every", 1), ("eval_episodes", 1), ("start_steps", 0)):
+            if getattr(self, name) < minimum:
+                raise ValueError(f"{name} must be >= {minimum}, got {getattr(self, name)}")
 
 
 def train_td3_online(make_env, config=OnlineConfig(), on_eval=None, log=print):

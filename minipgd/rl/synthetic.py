@@ -20,8 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..diffusion.windows import windows_to_transitions
-from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
-from .agent_state import agent_state_dict, load_agent_state_dict
+from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from .replay import as_float32, sample_batch
 
 SOURCES = ("real", "unguided", "guided")
@@ -39,7 +38,8 @@ class Algorithm2Config:
     sampler_steps: int = 64  # the paper: 256 (Table 4)
     batch_size: int = 256
     real_per_batch: int = 16  # the authors' code: 16 real + 240 synthetic
-    eval_every: int = 5_000
+    eval_every: int = 5_000  # and at the last step
+    eval_episodes: int = 10  # episodes per evaluation, as D4RL's scores are usually reported
 
     def __post_init__(self):
         if self.source not in SOURCES:
@@ -48,8 +48,10 @@ class Algorithm2Config:
             raise ValueError(f"generation must be one of {sorted(GENERATIONS)}, got {self.generation!r}")
         if self.guidance_scale < 0:
             raise ValueError(f"the guidance scale λ must be >= 0, got {self.guidance_scale}")
-        if min(self.n_epochs, self.steps_per_epoch, self.n_trajectories, self.batch_size) < 1:
-            raise ValueError("n_epochs, steps_per_epoch, n_trajectories and batch_size must be positive")
+        for name in ("n_epochs", "steps_per_epoch", "n_trajectories", "sampler_steps", "batch_size", "eval_every",
+                     "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.real_per_batch <= self.batch_size:
             raise ValueError(f"real_per_batch must be in [0, batch_size], got {self.real_per_batch}")
 
@@ -78,22 +80,25 @@ def _concatenate(datasets):
     return {name: np.concatenate([d[name] for d in datasets]) for name in datasets[0]}
 
 
-def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None):
+def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None, provenance=None):
     """Algorithm 2 with `agent` (TD3 or IQL: `update(batch, rng)`, `policy()`) on real transitions `real`.
 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
-    -> a score (mean return or normalized score), called every `config.eval_every` steps. `checkpoint`: an
-    `.npz` path written at every evaluation and at the end; if it exists the run
-    resumes there (agent, optimizers, generator, synthetic data) without
-    repeating finished steps. Returns [(step, score)].
+    -> a score (mean return or normalized score), called every `config.eval_every` steps and at the last
+    step. `checkpoint`: an `.npz` path written at every evaluation and at the end; if it exists the run
+    resumes there (agent, optimizers, generator, synthetic data) without repeating finished steps, unless
+    it was made from other settings, data, model or `provenance` (a JSON-able dict of anything else the
+    run depends on, e.g. the algorithm and seed). Returns [(step, score)].
     """
-    if config.source != "real" and model is None:
-        raise ValueError(f"source {config.source!r} needs a trained diffusion model")
+    if config.source != "real":
+        _check_model_fits(model, real)
     kept = deque(maxlen=GENERATIONS[config.generation])
-    history, step = [], 0
-    if checkpoint is not None and os.path.exists(checkpoint):
-        step, history = _resume(checkpoint, agent, config, rng, kept)
-        log(f"resumed from {checkpoint} at step {step}")
+    history, step, total = [], 0, config.n_epochs * config.steps_per_epoch
+    if checkpoint is not None:
+        provenance = _provenance(config, real, model, provenance)
+        if os.path.exists(checkpoint):
+            step, history = _resume(checkpoint, agent, provenance, rng, kept)
+            log(f"resumed from {checkpoint} at step {step}")
     for epoch in range(step // config.steps_per_epoch, config.n_epochs):  # l. 4
         synthetic = None
         if config.source != "real":
@@ -108,30 +113,49 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
         while step < (epoch + 1) * config.steps_per_epoch:  # l. 6
             agent.update(mixed_batch(synthetic, real, config, rng), rng)  # l. 7–8
             step += 1
-            if evaluate is not None and step % config.eval_every == 0:
+            if evaluate is not None and (step % config.eval_every == 0 or step == total):
                 history.append((step, float(evaluate())))
-                log(f"  step {step:>8}  evaluation {history[-1][1]:.1f}")
                 if checkpoint is not None:
-                    _save(checkpoint, agent, config, rng, kept, step, history)
+                    _save(checkpoint, agent, provenance, rng, kept, step, history)
+                log(f"  step {step:>8}  evaluation {history[-1][1]:.1f}")  # after the save: the line means it is kept
     if checkpoint is not None:
-        _save(checkpoint, agent, config, rng, kept, step, history)
+        _save(checkpoint, agent, provenance, rng, kept, step, history)
     return history
 
 
-def _save(path, agent, config, rng, kept, step, history):
-    arrays = prefixed(agent_state_dict(agent), "agent/")
+def _check_model_fits(model, real):
+    """Before any sampling: the model must exist and make transitions of the real data's sizes."""
+    if model is None:
+        raise ValueError("synthetic data (source unguided or guided) needs a trained diffusion model")
+    sizes = {"observation": (model.layout.obs_dim, real["observations"].shape[1]),
+             "action": (model.layout.act_dim, real["actions"].shape[1])}
+    wrong = [f"{ours} {kind} channels, the dataset has {theirs}" for kind, (ours, theirs) in sizes.items()
+             if ours != theirs]
+    if wrong:
+        raise ValueError(f"the diffusion model has {'; it has '.join(wrong)}: use a model trained on this dataset")
+
+
+def _provenance(config, real, model, extra):
+    """What a run is made from, recorded in its checkpoint: the settings, the real data, the model, `extra`."""
+    used = model if config.source != "real" else None
+    return {"config": asdict(config), "dataset": fingerprint(real),
+            "diffusion_model": None if used is None else used.fingerprint(), **(extra or {})}
+
+
+def _save(path, agent, provenance, rng, kept, step, history):
+    arrays = prefixed(agent.state_dict(), "agent/")
     for i, data in enumerate(kept):
         arrays.update(prefixed(data, f"synthetic.{i}/"))
-    meta = {"kind": "Algorithm2Run", "config": asdict(config), "step": step, "history": history,
+    meta = {"kind": "Algorithm2Run", "provenance": provenance, "step": step, "history": history,
             "rng": rng.bit_generator.state, "n_kept": len(kept)}
     save_checkpoint(path, arrays, meta)
 
 
-def _resume(path, agent, config, rng, kept):
-    arrays, meta = load_checkpoint(path, kind="Algorithm2Run", what="agent training checkpoint")
-    if meta["config"] != asdict(config):
-        raise ValueError(f"{path!r} was written with other settings ({meta['config']}), not {asdict(config)}")
-    load_agent_state_dict(agent, unprefixed(arrays, "agent/"))
+def _resume(path, agent, provenance, rng, kept):
+    what = "agent training checkpoint"
+    arrays, meta = load_checkpoint(path, kind="Algorithm2Run", what=what)
+    check_provenance(path, meta, provenance, what)
+    agent.load_state_dict(unprefixed(arrays, "agent/"))
     for i in range(meta["n_kept"]):
         kept.append(unprefixed(arrays, f"synthetic.{i}/"))
     rng.bit_generator.state = meta["rng"]

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.checkpoint import load_checkpoint, save_checkpoint
 from ..nn.mlp import MLP
 from ..nn.optim import Adam
+from .agent import Agent, read_actor_file
 from .policy import DeterministicGaussianPolicy
-from .state_norm import StateNormalizer
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class TD3Config:
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     discount: float = 0.99
-    tau: float = 0.005  # target network averaging
+    polyak: float = 0.005  # target networks' averaging rate (TD3 Alg. 1's τ), see `soft_update`
     policy_noise: float = 0.2  # target policy smoothing
     noise_clip: float = 0.5
     policy_delay: int = 2  # actor and targets update every 2nd critic update
@@ -63,24 +62,22 @@ def actor_loss(actor, critic, obs, actions=None, alpha=None):
     return float(loss)
 
 
-class TD3:
-    def __init__(self, obs_dim, act_dim, rng, config=TD3Config(), dtype=np.float32):
-        self.obs_dim, self.act_dim, self.config, self.dtype = obs_dim, act_dim, config, np.dtype(dtype)
-        self.state_norm = StateNormalizer.identity(obs_dim)  # TD3+BC: StateNormalizer.fit(dataset observations)
+class TD3(Agent):
+    """TD3 (config.alpha None) or TD3+BC; `state_norm`: a StateNormalizer (TD3+BC's), None for the identity."""
+
+    ACTOR_KIND = "TD3Actor"
+
+    def __init__(self, obs_dim, act_dim, rng, config=TD3Config(), dtype=np.float32, state_norm=None):
+        super().__init__(obs_dim, act_dim, config, dtype, state_norm)
         hidden, self.actor_hidden = tuple(config.hidden), tuple(config.actor_hidden or config.hidden)
         self.actor = MLP((obs_dim, *self.actor_hidden, act_dim), rng, squash=True, dtype=dtype)
         self.critics = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         self.actor_target = MLP((obs_dim, *self.actor_hidden, act_dim), rng, squash=True, dtype=dtype)
         self.critic_targets = [MLP((obs_dim + act_dim, *hidden, 1), rng, dtype=dtype) for _ in range(2)]
         for target, source in zip([self.actor_target, *self.critic_targets], [self.actor, *self.critics]):
-            soft_update(target, source, tau=1.0)  # targets start as copies
+            soft_update(target, source, polyak=1.0)  # targets start as copies
         self.actor_optimizer = Adam(self.actor, lr=config.actor_lr)
         self.critic_optimizers = [Adam(c, lr=config.critic_lr) for c in self.critics]
-        self.updates = 0
-
-    def act(self, obs):
-        """Deterministic action π(s) in [-1, 1]: (N, obs) -> (N, act)."""
-        return self.actor.forward(self.state_norm(obs).astype(self.dtype))
 
     def policy(self):
         """The actor as the Gaussian policy guidance needs: N(π(s), 1) (Sec. 5.1)."""
@@ -93,17 +90,17 @@ class TD3:
                         -cfg.noise_clip, cfg.noise_clip)
         next_obs = self.state_norm(batch["next_observations"])
         next_action = np.clip(self.actor_target.forward(next_obs) + noise, -1.0, 1.0)
-        next_inputs = np.concatenate([next_obs, next_action], axis=1).astype(np.float32)
+        next_inputs = np.concatenate([next_obs, next_action], axis=1).astype(self.dtype)
         next_q = np.minimum(*(target.forward(next_inputs) for target in self.critic_targets))
-        not_done = 1.0 - batch["terminations"].astype(np.float32)[:, None]
-        return (batch["rewards"][:, None] + cfg.discount * not_done * next_q).astype(np.float32)
+        not_done = 1.0 - batch["terminations"].astype(self.dtype)[:, None]
+        return (batch["rewards"][:, None] + cfg.discount * not_done * next_q).astype(self.dtype)
 
     def update(self, batch, rng):
         """One TD3 step on a batch dict (observations, actions, rewards, next_observations, terminations)."""
         cfg = self.config
         target = self._target_q(batch, rng)
-        obs = self.state_norm(batch["observations"])
-        inputs = np.concatenate([obs, batch["actions"]], axis=1).astype(np.float32)
+        obs, actions = self.state_norm(batch["observations"]), batch["actions"].astype(self.dtype)
+        inputs = np.concatenate([obs, actions], axis=1)
         info = {}
         for i, (critic, optimizer) in enumerate(zip(self.critics, self.critic_optimizers)):
             critic.zero_grad()
@@ -112,33 +109,37 @@ class TD3:
         self.updates += 1
         if self.updates % cfg.policy_delay == 0:
             self.actor.zero_grad()
-            info["actor_loss"] = actor_loss(self.actor, self.critics[0], obs, batch["actions"], cfg.alpha)
+            info["actor_loss"] = actor_loss(self.actor, self.critics[0], obs, actions, cfg.alpha)
             self.actor_optimizer.step()
             for target, source in zip([self.actor_target, *self.critic_targets], [self.actor, *self.critics]):
-                soft_update(target, source, cfg.tau)
+                soft_update(target, source, cfg.polyak)
         return info
 
-    def save_actor(self, path, meta=None):
-        save_checkpoint(path, self.actor.state_dict(), {"kind": "TD3Actor", "obs_dim": self.obs_dim,
-                                                        "act_dim": self.act_dim, "hidden": list(self.actor_hidden),
-                                                        **(meta or {})})
+    def actor_meta(self):
+        return {"hidden": list(self.actor_hidden)}
 
 
-def soft_update(target, source, tau):
-    """θ' ← (1 − τ) θ' + τ θ, on the packed parameter buffers."""
+def soft_update(target, source, polyak):
+    """Polyak averaging θ' ← (1 − ρ) θ' + ρ θ, ρ = `polyak` (TD3 Alg. 1's τ), on the packed parameter buffers."""
     target_params, source_params = target.parameter_buffers()[0], source.parameter_buffers()[0]
-    target_params *= 1.0 - tau
-    target_params += tau * source_params
+    target_params *= 1.0 - polyak
+    target_params += polyak * source_params
 
 
-def actor_from_state(state, obs_dim, act_dim, hidden):
+def actor_from_state(state, obs_dim, act_dim, hidden, dtype=np.float32):
     """A deterministic (tanh) actor MLP with the given weights."""
-    actor = MLP((obs_dim, *hidden, act_dim), np.random.default_rng(0), squash=True)
+    actor = MLP((obs_dim, *hidden, act_dim), np.random.default_rng(0), squash=True, dtype=dtype)
     actor.load_state_dict(state)
     return actor
 
 
 def load_actor(path):
-    """A deterministic actor MLP saved by `TD3.save_actor`, and the checkpoint's metadata."""
-    arrays, meta = load_checkpoint(path, kind="TD3Actor", what="TD3 actor")
-    return actor_from_state(arrays, meta["obs_dim"], meta["act_dim"], meta["hidden"]), meta
+    """The `SavedActor` (actor MLP, StateNormalizer, meta) of a file written by `TD3.save_actor`."""
+    return read_actor_file(path, TD3.ACTOR_KIND, "TD3 actor", lambda arrays, meta, dtype: actor_from_state(
+        arrays, meta["obs_dim"], meta["act_dim"], meta["hidden"], dtype))
+
+
+def load_policy(path):
+    """A saved TD3(+BC) actor as guidance's target policy, N(π(s), 1), as `TD3.policy()` gives it."""
+    saved = load_actor(path)
+    return DeterministicGaussianPolicy(saved.act, saved.meta["obs_dim"], saved.meta["act_dim"], std=1.0)
