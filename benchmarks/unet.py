@@ -2,23 +2,26 @@
 
 Run from the repository root:
 
-    python benchmarks/unet.py                 # F = 32, the default width
-    python benchmarks/unet.py --features 64   # the wider network (~705k parameters)
-    python benchmarks/unet.py --quick         # a fast smoke run
+    python benchmarks/unet.py                          # F = 32, 64 and 128
+    python benchmarks/unet.py --features 64            # one width
+    python benchmarks/unet.py --quick --features 32    # a fast smoke run
 
-What is measured, all in one process on the CPU:
+What is measured, all in one process on the CPU, for every width F:
 
-1. the float32 matmul peak of NumPy's BLAS (n x n @ n x n), the yardstick for
-   the "% of peak" column;
-2. a training step at batch 16: forward, MSE against a random target, backward
-   and an Adam (lr 2e-3) update;
+1. the float32 matmul peak of NumPy's BLAS (n x n @ n x n) with the BLAS
+   threads minipgd runs with, the yardstick for the "% of sgemm peak" column;
+2. a training step at batch 16 and at batch 256: forward, MSE against a
+   random target, backward and an Adam (lr 2e-3) update;
 3. a forward pass (inference) over 1024 trajectories.
 
 Each is the median of several timed repeats after a warm-up. The contenders
-are minipgd (NumPy + Numba, hand-written backprop), PyTorch eager and JAX with
-`jax.jit` (the whole train step, Optax Adam included, is one jitted function).
-PyTorch and JAX are optional (`pip install -e .[bench]`); whichever is missing
-is skipped with a note.
+are minipgd (NumPy + Numba, hand-written backprop) under its thread policy
+(one BLAS thread unless the user chose otherwise), minipgd again with
+`batch_workers` = the number of cores (large batches split over that many
+blocking Python threads, see `minipgd/nn/unet.py`), PyTorch eager and JAX with
+`jax.jit` (the whole train step, Optax Adam included, is one jitted function;
+JAX and PyTorch use their own thread pools). PyTorch and JAX are optional
+(`pip install -e .[bench]`); whichever is missing is skipped with a note.
 
 Before anything is timed, the PyTorch and Flax networks are loaded with
 minipgd's weights and must give minipgd's output and input gradient on the
@@ -44,7 +47,7 @@ IN_CHANNELS = 25  # observation + action + reward + done of a MuJoCo locomotion 
 HORIZON = 16
 N_LEVELS = 3
 LR = 2e-3
-TRAIN_BATCH = 16
+TRAIN_BATCHES = (16, 256)
 FORWARD_BATCH = 1024
 PARAMS_AT_F32 = 179_129  # the parameter count the architecture must have at F = 32, C = 25
 TOLERANCE = 1e-4  # same-function check: max |difference| / max(1, max |minipgd value|)
@@ -115,6 +118,30 @@ def matmul_peak_gflops(n, repeats):
     return 2 * n**3 / (ms * 1e-3) / 1e9
 
 
+def cpu_name():
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def minipgd_thread_scope():
+    """minipgd's thread policy (one BLAS thread unless the user chose), if this checkout has it."""
+    try:
+        from minipgd.nn.threads import thread_policy
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return thread_policy()
+
+
 def print_blas_info():
     try:
         from threadpoolctl import threadpool_info
@@ -136,11 +163,11 @@ def print_blas_info():
 class MinipgdBench:
     """minipgd's U-Net behind the interface the PyTorch and JAX benches share."""
 
-    name = "minipgd (NumPy + Numba)"
-
-    def __init__(self, model, lr):
+    def __init__(self, model, lr, batch_workers=1):
         self.model = model
         self.opt = Adam(model, lr=lr)
+        self.batch_workers = batch_workers
+        self.name = "minipgd (NumPy + Numba)" if batch_workers == 1 else f"minipgd, {batch_workers} batch threads"
 
     def num_parameters(self):
         return self.model.num_parameters()
@@ -155,6 +182,7 @@ class MinipgdBench:
         model, opt = self.model, self.opt
 
         def step():
+            model.batch_workers = self.batch_workers
             model.zero_grad()
             y = model.forward(x, t)
             model.backward(2.0 * (y - target) / y.size)
@@ -163,7 +191,11 @@ class MinipgdBench:
         return step
 
     def forward_fn(self, x, t):
-        return lambda: self.model.forward(x, t)
+        def forward():
+            self.model.batch_workers = self.batch_workers
+            return self.model.forward(x, t)
+
+        return forward
 
 
 # ----------------------------------------------------------------------------- the run
@@ -171,7 +203,8 @@ class MinipgdBench:
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--features", type=int, default=32, help="base width F of the U-Net (default 32)")
+    parser.add_argument("--features", type=int, nargs="+", default=[32, 64, 128],
+                        help="base widths F of the U-Net to measure (default 32 64 128)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per measurement (default 7)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 repeats, short inner loops")
     return parser.parse_args()
@@ -216,65 +249,90 @@ def check_same_function(reference, others, rng):
 
 
 def measure(bench, rng, repeats, train_inner):
+    """{"train B": ms, ..., "forward": ms} for one contender."""
     print(f"timing {bench.name} ...", flush=True)
-    train_ms = median_ms(bench.train_step_fn(*random_batch(rng, TRAIN_BATCH)), repeats, inner=train_inner, warmup=3)
+    out = {}
+    for batch in TRAIN_BATCHES:
+        inner = max(1, train_inner * TRAIN_BATCHES[0] // batch)
+        out[f"train {batch}"] = median_ms(bench.train_step_fn(*random_batch(rng, batch)), repeats, inner=inner, warmup=3)
     x, t, _ = random_batch(rng, FORWARD_BATCH)
-    forward_ms = median_ms(bench.forward_fn(x, t), repeats)
-    print(f"  train step {train_ms:.2f} ms, forward-{FORWARD_BATCH} {forward_ms:.1f} ms", flush=True)
-    return train_ms, forward_ms
+    out["forward"] = median_ms(bench.forward_fn(x, t), repeats)
+    print("  " + ", ".join(f"{k} {v:.2f} ms" for k, v in out.items()), flush=True)
+    return out
 
 
-def print_table(results, flops, peak):
-    train_ref, forward_ref = results[0][1], results[0][2]
-    print(f"| framework | train step B={TRAIN_BATCH} (ms) | vs minipgd | forward B={FORWARD_BATCH} (ms) "
-          f"| vs minipgd | forward GFLOP/s | % of matmul peak |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, train_ms, forward_ms in results:
-        gflops = flops / (forward_ms * 1e-3) / 1e9
-        print(f"| {name} | {train_ms:.2f} | {train_ms / train_ref:.2f}x | {forward_ms:.1f} | "
-              f"{forward_ms / forward_ref:.2f}x | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
-    print("\n'vs minipgd' is the ratio of times: below 1x is faster than minipgd, above is slower.")
-    print("'% of matmul peak' is relative to NumPy's BLAS above; frameworks with their own kernels can pass 100%.")
+def print_table(features, results, flops, peak):
+    """One row per contender: times, ratios to JAX-jit's time, forward GFLOP/s and % of the sgemm peak."""
+    jax_times = next((times for name, times in results if name.startswith("JAX")), None)
+    keys = [f"train {b}" for b in TRAIN_BATCHES] + ["forward"]
+    heads = [f"train step B={b} (ms)" for b in TRAIN_BATCHES] + [f"forward B={FORWARD_BATCH} (ms)"]
+    ratio_heads = [h.replace(" (ms)", " / JAX") for h in heads] if jax_times else []
+    print(f"F = {features}:\n")
+    print("| framework | " + " | ".join(heads + ratio_heads) + " | forward GFLOP/s | % of sgemm peak |")
+    print("|---|" + "---:|" * (len(heads) + len(ratio_heads) + 2))
+    for name, times in results:
+        cells = [f"{times[k]:.2f}" if times[k] < 10 else f"{times[k]:.1f}" for k in keys]
+        if jax_times:
+            cells += [f"{times[k] / jax_times[k]:.2f}x" for k in keys]
+        gflops = flops / (times["forward"] * 1e-3) / 1e9
+        print(f"| {name} | " + " | ".join(cells) + f" | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
+    print()
 
 
 def main():
     args = parse_args()
     repeats, train_inner, peak_n = (2, 2, 1024) if args.quick else (args.repeats, 10, 2048)
-    shapes = layer_shapes(IN_CHANNELS, args.features, N_LEVELS, HORIZON)
-    n_params = parameter_count(shapes)
-    if args.features == 32:
-        assert n_params == PARAMS_AT_F32, f"architecture arithmetic gives {n_params} parameters, not {PARAMS_AT_F32}"
-    flops = forward_flops(shapes, FORWARD_BATCH)
-    print(f"U-Net C={IN_CHANNELS} H={HORIZON} F={args.features} levels={N_LEVELS}: {n_params:,} parameters, "
-          f"{flops / 1e9:.2f} GFLOP per forward of {FORWARD_BATCH}; {os.cpu_count()} CPU cores")
+    workers = os.cpu_count() or 1
+    print(f"CPU: {cpu_name()}, {workers} cores; U-Net C={IN_CHANNELS} H={HORIZON} levels={N_LEVELS}")
+    with minipgd_thread_scope():
+        print_blas_info()
+        peak = matmul_peak_gflops(peak_n, repeats)
+    print(f"NumPy float32 sgemm peak ({peak_n}x{peak_n}, minipgd's BLAS threads): {peak:.1f} GFLOP/s\n", flush=True)
 
-    print_blas_info()
-    peak = matmul_peak_gflops(peak_n, repeats)
-    print(f"NumPy float32 matmul peak ({peak_n}x{peak_n}): {peak:.1f} GFLOP/s", flush=True)
+    tables = []
+    for features in args.features:
+        shapes = layer_shapes(IN_CHANNELS, features, N_LEVELS, HORIZON)
+        n_params = parameter_count(shapes)
+        if features == 32:
+            assert n_params == PARAMS_AT_F32, f"architecture arithmetic gives {n_params} parameters, not {PARAMS_AT_F32}"
+        flops = forward_flops(shapes, FORWARD_BATCH)
+        print(f"--- F={features}: {n_params:,} parameters, {flops / 1e9:.2f} GFLOP per forward of {FORWARD_BATCH}")
+        cfg = UNetConfig(in_channels=IN_CHANNELS, horizon=HORIZON, features=features,
+                         dim_mults=tuple(2**i for i in range(N_LEVELS)))
+        model = TemporalUNet(cfg, rng=np.random.default_rng(0), dtype=np.float32)
+        reference = MinipgdBench(model, LR)
+        minipgd_benches = [reference]
+        if workers > 1:  # a second model: its own Adam state, the same starting weights
+            twin_model = TemporalUNet(cfg, rng=np.random.default_rng(0), dtype=np.float32)
+            minipgd_benches.append(MinipgdBench(twin_model, LR, batch_workers=workers))
+        others = load_optional_benches(features, model.state_dict())
 
-    cfg = UNetConfig(in_channels=IN_CHANNELS, horizon=HORIZON, features=args.features,
-                     dim_mults=tuple(2**i for i in range(N_LEVELS)))
-    model = TemporalUNet(cfg, rng=np.random.default_rng(0), dtype=np.float32)
-    reference = MinipgdBench(model, LR)
-    others = load_optional_benches(args.features, model.state_dict())
-    benches = [reference] + others
+        for bench in minipgd_benches + others:
+            count = bench.num_parameters()
+            assert count == n_params, f"{bench.name} has {count} parameters, the architecture has {n_params}"
 
-    for bench in benches:
-        count = bench.num_parameters()
-        print(f"{bench.name}: {count:,} parameters")
-        assert count == n_params, f"{bench.name} has {count} parameters, the architecture has {n_params}"
+        rng = np.random.default_rng(1)
+        if others:
+            print("same-function check (weights copied from minipgd, float32, batch 8):")
+            with minipgd_thread_scope():
+                same = check_same_function(reference, others, rng)
+            if not same:
+                print("\n!!! SAME-FUNCTION CHECK FAILED: the networks differ, timings would compare different "
+                      "things. Not timing. !!!")
+                sys.exit(1)
 
-    rng = np.random.default_rng(1)
-    if others:
-        print("same-function check (weights copied from minipgd, float32, batch 8):")
-        if not check_same_function(reference, others, rng):
-            print("\n!!! SAME-FUNCTION CHECK FAILED: the networks differ, timings would compare different "
-                  "things. Not timing. !!!")
-            sys.exit(1)
+        results = []
+        for bench in minipgd_benches:
+            with minipgd_thread_scope():
+                results.append((bench.name, measure(bench, rng, repeats, train_inner)))
+        results += [(bench.name, measure(bench, rng, repeats, train_inner)) for bench in others]
+        tables.append((features, results, flops))
 
-    results = [(bench.name, *measure(bench, rng, repeats, train_inner)) for bench in benches]
     print()
-    print_table(results, flops, peak)
+    for features, results, flops in tables:
+        print_table(features, results, flops, peak)
+    print("'/ JAX' is the ratio of times: below 1x is faster than JAX-jit, above is slower.")
+    print("'% of sgemm peak' is relative to NumPy's BLAS above; frameworks with their own kernels can pass 100%.")
 
 
 if __name__ == "__main__":

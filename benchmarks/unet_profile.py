@@ -2,20 +2,26 @@
 
     python benchmarks/unet_profile.py [--features 32]
 
-Every leaf layer's forward/backward (and, inside the convolution, the im2col /
-col2im index shuffling) is wrapped with a timer; "other" is what the U-Net does
-between layers (adding the σ-embedding, concatenating skips, transposes,
-Python). Measured for the batch-16 train step and the batch-1024 forward pass.
+Every leaf layer's forward/backward (and, inside the convolution, the index
+shuffling around the matrix products: the forward pass's shifted sum of the
+tap products, the backward pass's im2col / col2im) is wrapped with a timer;
+"other" is what the U-Net does between layers (concatenating skips,
+transposes, Python). GroupNorm includes the ReLU fused into it (the Identity
+"activation" after it costs a call). Measured for the batch-16 train step and
+the batch-1024 forward pass, with one BLAS thread by default
+(`OPENBLAS_NUM_THREADS` as you set it otherwise).
 """
 import argparse
+import os
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # minipgd's default thread policy; set before NumPy loads
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import numpy as np  # noqa: E402
 
 import minipgd.nn.kernels.conv1d as conv_kernels  # noqa: E402
 from minipgd.nn import layers  # noqa: E402
@@ -23,8 +29,9 @@ from minipgd.nn.optim import Adam  # noqa: E402
 from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
 
 TOTALS = defaultdict(float)
-LEAVES = [layers.Conv1d, layers.GroupNorm, layers.ReLU, layers.SiLU, layers.Linear, layers.MaxPool1d,
-          layers.NearestUpsample1d, layers.SinusoidalEmbedding]
+LEAVES = [layers.Conv1d, layers.GroupNorm, layers.Identity, layers.ReLU, layers.SiLU, layers.Linear,
+          layers.MaxPool1d, layers.NearestUpsample1d, layers.SinusoidalEmbedding]
+SHUFFLE = "shifted sum / im2col / col2im (inside Conv1d)"
 
 
 def timed(label, fn):
@@ -39,8 +46,8 @@ def timed(label, fn):
 
 
 def instrument():
-    conv_kernels.im2col = timed("im2col / col2im (inside Conv1d)", conv_kernels.im2col)
-    conv_kernels.col2im = timed("im2col / col2im (inside Conv1d)", conv_kernels.col2im)
+    for name in ("shifted_sum", "im2col", "col2im"):
+        setattr(conv_kernels, name, timed(SHUFFLE, getattr(conv_kernels, name)))
     for cls in LEAVES:
         cls.forward = timed(f"{cls.__name__}", cls.forward)
         cls.backward = timed(f"{cls.__name__}", cls.backward)
@@ -55,7 +62,7 @@ def profile(name, run, repeats):
         run()
     total = (time.perf_counter() - start) / repeats
     parts = {k: v / repeats for k, v in TOTALS.items()}
-    parts["Conv1d"] -= parts.get("im2col / col2im (inside Conv1d)", 0.0)
+    parts["Conv1d"] -= parts.get(SHUFFLE, 0.0)
     parts["other (between layers)"] = total - sum(parts.values())
     print(f"\n{name}: {total * 1e3:.2f} ms")
     print("| part | ms | share |\n|---|---:|---:|")

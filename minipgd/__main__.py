@@ -6,6 +6,9 @@ with --force, and its folder must take new files. A run checkpoint (train-agent
 --checkpoint, train-diffusion's run state) is resumed when it was made from the
 same data and settings and refused otherwise; --force starts the run over.
 Ctrl-C ends a command with one line saying how to go on (exit status 130).
+Every command runs under minipgd's thread policy (`minipgd/nn/threads.py`): one
+BLAS thread, unless MINIPGD_THREADS=N (or =default), OPENBLAS_NUM_THREADS or
+OMP_NUM_THREADS says otherwise.
 """
 import argparse
 import dataclasses
@@ -25,6 +28,7 @@ from .experiments.offline_run import ALGORITHMS, run_offline_agent
 from .experiments.report import write_report
 from .nn import UNetConfig
 from .nn.checkpoint import check_output, check_writable, load_checkpoint
+from .nn.threads import thread_policy
 from .recipes.behavior import POLICY_DIR, train_behavior
 from .recipes.collect import TRANSITIONS, collect_dataset
 from .rl.online import OnlineConfig
@@ -315,7 +319,8 @@ def main(argv=None):
     args.command_line = "python -m minipgd " + shlex.join(arg for arg in argv if arg != "--force")
     args.interrupted = lambda: f"interrupted; nothing to resume: rerun `{args.command_line}` to start again"
     try:
-        args.run(args)
+        with thread_policy():  # one BLAS thread unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise
+            args.run(args)
     except (ValueError, OSError, ImportError) as err:
         raise SystemExit(f"error: {err}") from None
     except KeyboardInterrupt:

@@ -2,6 +2,15 @@ import numpy as np
 import pytest
 
 from minipgd.nn.backend import use_backend
+from minipgd.nn.threads import thread_policy
+
+
+@pytest.fixture(autouse=True, scope="session")
+def minipgd_thread_policy():
+    """The whole test session runs under minipgd's thread policy, as the command line does: one BLAS thread
+    unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise (a test run beside other work stays fast)."""
+    with thread_policy():
+        yield
 
 
 @pytest.fixture

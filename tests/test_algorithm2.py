@@ -153,3 +153,17 @@ def test_a_model_of_other_dimensions_is_refused_before_sampling(setup, rng):
 def test_every_count_must_be_at_least_one(field):
     with pytest.raises(ValueError, match=f"{field} must be >= 1, got 0"):
         tiny(**{field: 0})
+
+
+def test_every_run_says_where_its_time_went(setup, rng):
+    model, real = setup
+    lines, timings = [], {}
+    train_agent(agent(rng), real, tiny(source="guided"), rng, model=model, evaluate=lambda: 0.0,
+                log=lines.append, timings=timings)
+    assert lines[-1].startswith("time: ") and all(
+        word in lines[-1] for word in ("generation", "guidance", "agent updates", "evaluation", "other"))
+    assert set(timings) == {"total", "generation", "guidance", "updates", "evaluation"}
+    assert all(seconds >= 0 for seconds in timings.values())
+    assert timings["guidance"] > 0  # epochs 1 and 2 are guided
+    assert timings["guidance"] <= timings["generation"]
+    assert timings["generation"] + timings["updates"] + timings["evaluation"] <= timings["total"]

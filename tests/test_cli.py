@@ -27,6 +27,8 @@ def test_dataset_to_guided_agent(tmp_path, capsys):
           "--trajectories", "4", "--sampler-steps", "3", "--eval-every", "4", "--eval-episodes", "1"])
     out = capsys.readouterr().out
     assert "(λ = 1.0)" in out and "final normalized score" in out
+    time_line = out.splitlines()[-2]  # where the time went, before the score
+    assert time_line.startswith("time: ") and "generation" in time_line and "guidance" in time_line
     main(["train-agent", data, "--algo", "iql", "--data", "real", "--epochs", "1", "--steps-per-epoch", "4",
           "--eval-every", "4", "--eval-episodes", "1"])
     assert "final normalized score" in capsys.readouterr().out
@@ -159,7 +161,7 @@ def test_ctrl_c_says_where_the_run_stopped_and_how_to_resume(files, tmp_path):
     _, _, cheetah, _ = files
     argv = ["train-agent", cheetah, "--data", "real", "--steps-per-epoch", "100000", "--eval-every", "10",
             "--eval-episodes", "1", "--checkpoint", "run.npz"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     child = subprocess.Popen([sys.executable, "-m", "minipgd", *argv], cwd=tmp_path, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -4,7 +4,7 @@ import pytest
 
 from minipgd.nn import kernels
 from minipgd.nn.backend import set_backend, use_backend
-from minipgd.nn.kernels.conv1d import col2im, im2col, output_length, weight_matrix
+from minipgd.nn.kernels.conv1d import col2im, conv1d_columns, im2col, output_length, shifted_sum, tap_matrix, weight_matrix
 
 DTYPES = [np.float32, np.float64]
 
@@ -35,13 +35,23 @@ CONV_CASES = [(3, 1, 1, 1), (2, 1, 0, 1), (1, 1, 0, 0), (3, 2, 1, 1), (4, 3, 2, 
 @pytest.mark.parametrize("k, stride, pad_left, pad_right", CONV_CASES)
 def test_conv1d_products_agree(rng, dtype, k, stride, pad_left, pad_right):
     x = rng.standard_normal((3, 11, 4)).astype(dtype)
-    w_mat = weight_matrix(rng.standard_normal((6, 4, k)).astype(dtype))
-    b = rng.standard_normal(6).astype(dtype)
+    w = rng.standard_normal((6, 4, k)).astype(dtype)
+    w_mat, w_taps = weight_matrix(w), tap_matrix(w)
+    b, sample_b = rng.standard_normal(6).astype(dtype), rng.standard_normal((3, 6)).astype(dtype)
     l_out = output_length(11, k, stride, pad_left, pad_right)
     dy = rng.standard_normal((3, l_out, 6)).astype(dtype)
-    ((y_np, cols_np), _), ((y_nb, cols_nb), _) = both(kernels.conv1d_forward, x, w_mat, b, k, stride, pad_left, pad_right)
+    geometry = (k, stride, pad_left, pad_right)
+    (y_np, _), (y_nb, _) = both(kernels.conv1d_forward, x, w_taps, b, sample_b, *geometry)
     assert y_np.shape == (3, l_out, 6)
-    assert_close((y_np, cols_np), (y_nb, cols_nb), dtype)
+    assert_close(y_np, y_nb, dtype)
+    (cols_np, _), (cols_nb, _) = both(conv1d_columns, x, k, stride, pad_left, pad_right)
+    assert_close(cols_np, cols_nb, dtype)
+    # the shifted tap products are the im2col product: y = cols @ W_mat + bias + sample_bias
+    expected = (cols_np @ w_mat).reshape(y_np.shape) + b + sample_b[:, None, :]
+    assert_close(y_nb, expected, dtype)
+    (z_np, _), (z_nb, _) = both(shifted_sum, rng.standard_normal((3, 11, 6 * k)).astype(dtype), b, sample_b,
+                                l_out, k, stride, pad_left)
+    assert_close(z_np, z_nb, dtype)
     (dx_np, _), (dx_nb, _) = both(kernels.conv1d_backward_input, dy, w_mat, 11, k, stride, pad_left, pad_right)
     assert dx_np.shape == x.shape
     assert_close(dx_np, dx_nb, dtype)
@@ -53,7 +63,7 @@ def test_conv1d_matches_direct_definition(rng):
     stride, pad_left, pad_right = 2, 1, 1
     for name in ("numpy", "numba"):
         with use_backend(name):
-            y, _ = kernels.conv1d_forward(x, weight_matrix(w), b, 3, stride, pad_left, pad_right)
+            y = kernels.conv1d_forward(x, tap_matrix(w), b, None, 3, stride, pad_left, pad_right)
         expected = np.zeros_like(y)
         for bi in range(2):
             for t in range(y.shape[1]):
@@ -89,6 +99,21 @@ def test_group_norm_agrees(rng, dtype):
     _, mean, rstd = fwd_np
     (bwd_np, _), (bwd_nb, _) = both(kernels.group_norm_backward, dy, x, gamma, mean, rstd, 4)
     assert_close(bwd_np, bwd_nb, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_group_norm_relu_agrees_and_is_relu_of_group_norm(rng, dtype):
+    x = rng.standard_normal((3, 5, 8)).astype(dtype)
+    gamma, beta = rng.standard_normal(8).astype(dtype), rng.standard_normal(8).astype(dtype)
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    ((out_np, m_np, r_np), _), ((out_nb, m_nb, r_nb), _) = both(kernels.group_norm_relu_forward, x, gamma, beta, 2, 1e-6)
+    assert_close((out_np, m_np, r_np), (out_nb, m_nb, r_nb), dtype)
+    y, _, _ = kernels.group_norm_forward(x, gamma, beta, 2, 1e-6)
+    assert_close(out_np, np.maximum(y, 0), dtype)
+    (grads_np, _), (grads_nb, _) = both(kernels.group_norm_relu_backward, dout, out_np, x, gamma, m_np, r_np, 2)
+    assert_close(grads_np, grads_nb, dtype)
+    unfused, _ = both(kernels.group_norm_backward, dout * (out_np > 0), x, gamma, m_np, r_np, 2)[1]
+    assert_close(grads_nb, unfused, dtype)
 
 
 def test_group_norm_output_is_normalized(rng):

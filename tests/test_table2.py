@@ -25,6 +25,8 @@ def test_smoke_sweep_writes_every_run_and_the_table(smoke_sweep):
         if kind == "agent":
             result = json.loads(open(run_path(root / "work", *args)).read())
             assert np.isfinite(result["final_score"]) and len(result["history"]) == 2
+            parts = result["seconds_by_part"]  # where the run's time went
+            assert parts["generation"] + parts["updates"] + parts["evaluation"] <= parts["total"] <= result["seconds"]
             assert not os.path.exists(run_path(root / "work", *args) + ".run.npz")  # run state cleaned up
     table = (root / "res" / "table2.md").read_text()
     assert "python -m minipgd experiment table2 --smoke" in table

@@ -66,6 +66,28 @@ def test_batch_items_are_independent(rng):
     np.testing.assert_allclose(model.forward(x, s)[2:3], model.forward(x[2:3], s[2:3]), rtol=1e-5, atol=1e-6)
 
 
+def test_batch_workers_give_the_serial_result(rng):
+    """A batch split over 2 threads (replicas sharing the parameters) gives the serial output and gradients."""
+    from minipgd.nn.unet import MIN_ROWS_PER_WORKER
+
+    model = small_unet(rng, dtype=np.float64)
+    batch = 2 * MIN_ROWS_PER_WORKER + 3
+    x, s, dy = rng.standard_normal((batch, 5, 8)), rng.standard_normal(batch), rng.standard_normal((batch, 5, 8))
+    results = []
+    for workers in (1, 2):
+        model.batch_workers = workers
+        model.zero_grad()
+        y = model.forward(x, s)
+        results.append((y, model.backward(dy), model.parameter_buffers()[1].copy()))
+    for serial, split in zip(*results):
+        np.testing.assert_allclose(split, serial, rtol=1e-10, atol=1e-12)
+    model.parameter_buffers()[0][:] += 0.1  # replicas see parameter updates (they share the arrays)
+    model.batch_workers = 2
+    split = model.forward(x, s)
+    model.batch_workers = 1
+    np.testing.assert_allclose(split, model.forward(x, s), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "x_shape, sigma_shape, message",
     [

@@ -93,7 +93,8 @@ layer.params["weight"][:], layer.params["bias"][:] = w, bias
 np.testing.assert_allclose(layer.forward(x), conv_forward(x, w, bias), rtol=1e-12)
 np.testing.assert_allclose(layer.backward(G), dx, rtol=1e-10)
 np.testing.assert_allclose(layer.grads["weight"], dw, rtol=1e-10)
-print("minipgd's Conv1d (im2col + one matrix product, W_mat =", weight_matrix(w).shape, ") agrees with the loops")
+print("minipgd's Conv1d (k shifted tap products forward, im2col + one matrix product for dW; W_mat =",
+      weight_matrix(w).shape, ") agrees with the loops")
 
 # %% [markdown]
 # ## 2. GroupNorm

@@ -1,14 +1,22 @@
-"""What every tutorial reads from how it was started: full or fast mode, and where its figures go."""
+"""What every tutorial reads from how it was started: full or fast mode, and where its figures go.
+
+`run_options()` also puts the tutorial under minipgd's thread policy until its process ends (one BLAS
+thread unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise: `minipgd/nn/threads.py`).
+"""
+import contextlib
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+from minipgd.nn.threads import thread_policy
+
 COMMITTED_FIGURES = Path(__file__).resolve().parents[1] / "figures"
+_UNTIL_EXIT = contextlib.ExitStack()  # a tutorial is one script: the thread policy holds to its end
 
 
 def run_options():
-    """(fast, figures folder) of this run, the folder created.
+    """(fast, figures folder) of this run, the folder created; the rest of the run under the thread policy.
 
     Fast mode (`--fast` or MINIPGD_FAST=1) is a smoke run at toy sizes: its figures go to a new
     temporary folder, so they never replace the committed full-size ones in `figures/`, which
@@ -22,4 +30,5 @@ def run_options():
     else:
         figures = COMMITTED_FIGURES
     figures.mkdir(parents=True, exist_ok=True)
+    _UNTIL_EXIT.enter_context(thread_policy())
     return fast, figures

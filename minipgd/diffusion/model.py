@@ -9,12 +9,19 @@ from dataclasses import asdict
 import numpy as np
 
 from ..nn.checkpoint import fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
+from ..nn.threads import under_thread_policy
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser
 from .edm import SAMPLER_STEPS
 from .guidance import PolicyGuidance
 from .sampler import guided_heun_sample
 from .trajectory import TrajectoryLayout, TrajectoryNormalizer
+
+# Trajectories per denoiser call while sampling. Memory grows with it (the U-Net's activations: at F = 64
+# about 0.2 MB per trajectory, 3.5 GB for 2^14 at once), and on a CPU a few hundred trajectories per call
+# are also faster per trajectory than thousands, which spill out of the caches (benchmarks/sampler.py).
+# The samples do not depend on it (see `guided_heun_sample`).
+CHUNK_SIZE = 512
 
 
 class TrajectoryDiffusion:
@@ -43,24 +50,28 @@ class TrajectoryDiffusion:
             return None
         return PolicyGuidance(policy, self.normalizer, scale=scale, **options)
 
+    @under_thread_policy
     def sample_normalized(self, n, rng, policy=None, scale=1.0, n_steps=SAMPLER_STEPS, guidance_options=None,
-                          **sampler_options):
+                          chunk_size=CHUNK_SIZE, **sampler_options):
         """n trajectories in model space (n, C, H) via Algorithm 1, guided towards `policy` with λ = `scale`.
 
         `policy`: any object with obs_dim, act_dim and `grad_log_prob_and_std(states, actions)` in
         environment units (a `minipgd.rl.policy.GaussianPolicy`), or None for unguided samples.
+        `chunk_size`: trajectories per denoiser call (None: all n at once), which bounds memory; the samples
+        are the same for any value up to the float32 rounding of the U-Net's matrix products (`sampler.py`).
         """
         if n < 1:
             raise ValueError(f"number of trajectories must be positive, got {n}")
         guidance = self.guidance(policy, scale, **(guidance_options or {}))
         shape = (n, self.layout.channels, self.horizon)
-        return guided_heun_sample(self.denoiser, shape, rng, guidance=guidance, n_steps=n_steps, **sampler_options)
+        return guided_heun_sample(self.denoiser, shape, rng, guidance=guidance, n_steps=n_steps,
+                                  chunk_size=chunk_size, **sampler_options)
 
     def sample(self, n, rng, policy=None, scale=1.0, n_steps=SAMPLER_STEPS, guidance_options=None,
-               **sampler_options):
+               chunk_size=CHUNK_SIZE, **sampler_options):
         """n trajectories in environment units (n, C, H); the arguments as `sample_normalized`'s."""
         return self.normalizer.decode(self.sample_normalized(n, rng, policy, scale, n_steps, guidance_options,
-                                                             **sampler_options))
+                                                             chunk_size, **sampler_options))
 
     def save(self, path):
         save_checkpoint(path, self._arrays(), {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)})

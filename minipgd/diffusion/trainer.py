@@ -14,6 +14,7 @@ import numpy as np
 
 from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam, clip_grad_norm, cosine_lr
+from ..nn.threads import under_thread_policy
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser, edm_loss, edm_validation_loss
 from .model import TrajectoryDiffusion
@@ -49,6 +50,7 @@ def _ema_update(ema, model, decay):
         p_ema += (1.0 - decay) * p
 
 
+@under_thread_policy
 def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=True, checkpoint=None, log=print):
     """Train on raw trajectories (N, C, H) in environment units; returns a TrajectoryDiffusion (EMA weights).
 

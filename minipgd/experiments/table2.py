@@ -9,13 +9,13 @@ The sweep is a list of *units*, each writing one file atomically:
 
 A unit whose file exists is never redone, and an agent run that was interrupted
 resumes from its Algorithm 2 checkpoint, so rerunning the same command continues
-an interrupted sweep. `--jobs N` runs N units at once in separate processes (one
-BLAS thread each).
+an interrupted sweep. `--jobs N` runs N units at once in separate processes, each
+under minipgd's thread policy (one BLAS thread unless the user chose otherwise:
+`minipgd/nn/threads.py`).
 """
 import json
 import os
 import time
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
@@ -26,6 +26,7 @@ from ..diffusion import TrajectoryDiffusion
 from ..envs.dataset import load_dataset
 from ..envs.registry import make_env
 from ..nn.checkpoint import write_text_atomically
+from ..nn.threads import under_thread_policy
 from ..nn.unet import HORIZON
 from ..rl.synthetic import SOURCES, Algorithm2Config
 from .artifacts import cached_dataset, cached_diffusion, silent
@@ -105,37 +106,23 @@ def agent_unit(work, config, name, agent, source, seed):
     model = TrajectoryDiffusion.load(model_path(work, name, seed)) if source != "real" else None
     path = run_path(work, name, agent, source, seed)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    started = time.perf_counter()
+    started, timings = time.perf_counter(), {}
     _, history = run_offline_agent(dataset, agent, config.agent_config(source), seed, model,
-                                   checkpoint=path + ".run.npz", log=silent)
+                                   checkpoint=path + ".run.npz", log=silent, timings=timings)
     result = {"dataset": name, "agent": agent, "source": source, "seed": seed, "final_score": history[-1][1],
-              "history": history, "seconds": time.perf_counter() - started}
+              "history": history, "seconds": time.perf_counter() - started,
+              "seconds_by_part": timings}  # of the last invocation, if the run was resumed
     write_text_atomically(path, json.dumps(result, indent=1))
     os.remove(path + ".run.npz")
     return f"{agent} on {source} {name} seed {seed}: {result['final_score']:.1f}"
 
 
+@under_thread_policy  # in a worker process too: the workers share the cores
 def run_unit(work, config, kind, args):
     """One unit (runs in a worker process): -> (description, seconds)."""
     started = time.perf_counter()
     describe = train_model_unit(work, config, *args) if kind == "diffusion" else agent_unit(work, config, *args)
     return describe, time.perf_counter() - started
-
-
-@contextmanager
-def _one_blas_thread_per_worker():
-    """Workers share the cores: one BLAS thread each. Spawned workers read the variables before importing NumPy."""
-    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: "1" for name in names})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name)
-            else:
-                os.environ[name] = value
 
 
 def run_table2(work, config=Table2Config(), jobs=1, log=print):
@@ -175,7 +162,7 @@ def _execute(work, config, pending, jobs):
         for kind, args in pending:
             yield run_unit(work, config, kind, args)
         return
-    with _one_blas_thread_per_worker(), ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(run_unit, work, config, kind, args) for kind, args in pending]
         for future in as_completed(futures):
             yield future.result()

@@ -15,17 +15,31 @@ embedding by adding a per-block Dense projection after its first convolution.
 Internally every array is channels-last, (B, L, C), as in Flax: each convolution
 is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
 `forward` line by line, in reverse.
+
+Optional batch threads: `model.batch_workers = n` (default 1: off) splits a batch
+of at least `MIN_ROWS_PER_WORKER * n` trajectories into n parts and runs them in n
+Python threads, each through its own replica of the network (the same parameter
+arrays, its own cached activations and gradient arrays). The threads block, they
+do not spin: NumPy's BLAS and minipgd's Numba kernels (`nogil=True`) release the
+GIL, so with one BLAS thread per worker the parts run side by side on n cores, and
+beside busy neighbours they only share what they get. `backward` splits the
+gradient the same way and adds the replicas' parameter gradients into the model's.
+Results equal the serial pass up to float rounding (each part's products are the
+serial products' rows).
 """
+import copy
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .layers import Conv1d, GroupNorm, Linear, MaxPool1d, Mish, NearestUpsample1d, NoiseLevelEmbedding, ReLU, SiLU
+from .layers import Conv1d, GroupNorm, Identity, Linear, MaxPool1d, Mish, NearestUpsample1d, NoiseLevelEmbedding, SiLU
 from .checkpoint import load_checkpoint, save_checkpoint
 from .module import Module
 
-ACTIVATIONS = {"relu": ReLU, "mish": Mish}
+ACTIVATIONS = ("relu", "mish")
 HORIZON = 16  # trajectory length H, Table 3: the one default every module uses
+MIN_ROWS_PER_WORKER = 64  # smaller parts are call-bound: threads would only add overhead
 
 
 @dataclass(frozen=True)
@@ -56,19 +70,27 @@ class UNetConfig:
         return cls(in_channels=in_channels, features=1024)
 
 
+def norm_act(cfg, width, dtype):
+    """GroupNorm -> activation as (norm, act) modules. ReLU is fused into the GroupNorm kernel
+    (one pass over the activations), so `act` is then the identity; Mish stays a layer of its own."""
+    if cfg.activation == "relu":
+        return GroupNorm(cfg.groups, width, dtype=dtype, relu=True), Identity()
+    return GroupNorm(cfg.groups, width, dtype=dtype), Mish()
+
+
 class EncoderBlock(Module):
     def __init__(self, c_in, width, cfg, rng, dtype):
         super().__init__()
-        k, groups, act = cfg.kernel_size, cfg.groups, ACTIVATIONS[cfg.activation]
+        k = cfg.kernel_size
         self.conv1 = Conv1d(c_in, width, k, rng, dtype=dtype)
         self.time = Linear(cfg.features, width, rng, dtype)
-        self.norm1, self.act1 = GroupNorm(groups, width, dtype=dtype), act()
+        self.norm1, self.act1 = norm_act(cfg, width, dtype)
         self.conv2 = Conv1d(width, width, k, rng, dtype=dtype)
-        self.norm2, self.act2 = GroupNorm(groups, width, dtype=dtype), act()
+        self.norm2, self.act2 = norm_act(cfg, width, dtype)
 
     def forward(self, x, temb):
         """x: (B, L, c_in), temb: (B, F) -> z: (B, L, width)."""
-        h = self.conv1(x) + self.time(temb)[:, None, :]
+        h = self.conv1(x, self.time(temb))  # conv1(x) + Dense(temb)[:, None, :], added in the same pass
         h = self.act1(self.norm1(h))
         return self.act2(self.norm2(self.conv2(h)))
 
@@ -82,19 +104,19 @@ class EncoderBlock(Module):
 class DecoderBlock(Module):
     def __init__(self, c_in, width, cfg, rng, dtype):
         super().__init__()
-        k, groups, act = cfg.kernel_size, cfg.groups, ACTIVATIONS[cfg.activation]
+        k = cfg.kernel_size
         self.upsample = NearestUpsample1d()
         self.conv_up = Conv1d(c_in, width, 2, rng, dtype=dtype)
         self.time = Linear(cfg.features, width, rng, dtype)
-        self.norm_up, self.act_up = GroupNorm(groups, width, dtype=dtype), act()
+        self.norm_up, self.act_up = norm_act(cfg, width, dtype)
         self.conv1 = Conv1d(2 * width, width, k, rng, dtype=dtype)
-        self.norm1, self.act1 = GroupNorm(groups, width, dtype=dtype), act()
+        self.norm1, self.act1 = norm_act(cfg, width, dtype)
         self.conv2 = Conv1d(width, width, k, rng, dtype=dtype)
-        self.norm2, self.act2 = GroupNorm(groups, width, dtype=dtype), act()
+        self.norm2, self.act2 = norm_act(cfg, width, dtype)
 
     def forward(self, x, skip, temb):
         """x: (B, L/2, c_in), skip: (B, L, width), temb: (B, F) -> (B, L, width)."""
-        h = self.conv_up(self.upsample(x, skip.shape[1])) + self.time(temb)[:, None, :]
+        h = self.conv_up(self.upsample(x, skip.shape[1]), self.time(temb))
         h = self.act_up(self.norm_up(h))
         self.width = h.shape[2]
         h = np.concatenate([h, skip], axis=2)
@@ -124,6 +146,8 @@ class TemporalUNet(Module):
         self.pools = [MaxPool1d() for _ in widths[:-1]]
         self.up = [DecoderBlock(widths[i + 1], widths[i], cfg, rng, dtype) for i in reversed(range(len(widths) - 1))]
         self.out = Conv1d(widths[0], cfg.in_channels, 1, rng, dtype=dtype)
+        self.batch_workers = 1  # > 1: split large batches over that many threads (module docstring)
+        self._parts = None  # [(replica, rows)] of the last split forward pass, for backward
 
     def forward(self, x, c_noise):
         """x: (B, C, H) trajectories, c_noise: (B,) noise-level input -> (B, C, H).
@@ -131,6 +155,52 @@ class TemporalUNet(Module):
         The EDM denoiser conditions on c_noise(σ) = ln(σ)/4 (App. A.2), not on σ itself.
         """
         x, c_noise = self._check_inputs(x, c_noise)
+        n = min(self.batch_workers, x.shape[0] // MIN_ROWS_PER_WORKER)
+        if n <= 1:
+            self._parts = None
+            return self._forward(x, c_noise)
+        bounds = np.linspace(0, x.shape[0], n + 1).astype(int)
+        self._parts = [(replica, slice(lo, hi)) for replica, lo, hi in zip(self._replicas(n), bounds[:-1], bounds[1:])]
+        outs = _pool(n).map(lambda part: part[0]._forward(x[part[1]], c_noise[part[1]]), self._parts)
+        return np.concatenate(list(outs), axis=0)
+
+    def backward(self, dy):
+        """dy: (B, C, H) = dL/d output -> dL/dx (B, C, H); parameter gradients are accumulated."""
+        if self._parts is None:
+            return self._backward(dy)
+        dxs = list(_pool(len(self._parts)).map(lambda part: part[0]._backward(dy[part[1]]), self._parts))
+        for replica, _ in self._parts:  # dL/dθ = sum over the parts
+            for (_, _, grad), (_, _, part_grad) in zip(self.named_parameters(), replica.named_parameters()):
+                grad += part_grad
+                part_grad.fill(0.0)
+        return np.concatenate(dxs, axis=0)
+
+    def _replicas(self, n):
+        """n shallow copies of the network sharing this one's parameter arrays (rebuilt if those change)."""
+        params = [p for _, p, _ in self.named_parameters()]
+        cached = getattr(self, "_replica_cache", None)
+        if cached is None or len(cached[1]) < n or any(a is not b for a, b in zip(cached[0], params)):
+            keep = {id(p): p for p in params}  # deepcopy leaves these shared, copies the rest
+            replicas = []
+            for _ in range(n):
+                memo = dict(keep)
+                replica = copy.deepcopy(self, memo)
+                replica.batch_workers, replica._parts, replica._replica_cache = 1, None, None
+                for _, _, grad in replica.named_parameters():
+                    grad.fill(0.0)
+                replicas.append(replica)
+            self._replica_cache = (params, replicas)
+        return self._replica_cache[1][:n]
+
+    def __deepcopy__(self, memo):
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        state = {k: v for k, v in vars(self).items() if k not in ("_replica_cache", "_buffers")}
+        vars(clone).update(copy.deepcopy(state, memo))
+        clone._replica_cache, clone._buffers = None, None  # the replica's parameters are views of ours
+        return clone
+
+    def _forward(self, x, c_noise):
         temb = self.embed_act(self.embed(c_noise))
         h = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, H, C): channels-last
         skips = []
@@ -143,8 +213,7 @@ class TemporalUNet(Module):
             h = block(h, skip, temb)
         return self.out(h).transpose(0, 2, 1)
 
-    def backward(self, dy):
-        """dy: (B, C, H) = dL/d output -> dL/dx (B, C, H); parameter gradients are accumulated."""
+    def _backward(self, dy):
         dh = self.out.backward(np.ascontiguousarray(dy.transpose(0, 2, 1)))
         dtemb = np.zeros((dy.shape[0], self.cfg.features), dh.dtype)
         dskips = [None] * len(self.down)
@@ -175,6 +244,16 @@ class TemporalUNet(Module):
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(c_noise))):
             raise ValueError("TemporalUNet input contains NaN or inf")
         return x.astype(self.dtype, copy=False), c_noise
+
+
+_POOLS = {}
+
+
+def _pool(n):
+    """A pool of n worker threads, made on first use and kept (threads wait blocked when idle)."""
+    if n not in _POOLS:
+        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minipgd-unet")
+    return _POOLS[n]
 
 
 def save_unet(path, model):

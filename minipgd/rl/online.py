@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..nn.threads import under_thread_policy
 from .evaluation import episode_seed, evaluate
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config
@@ -31,6 +32,7 @@ class OnlineConfig:
                 raise ValueError(f"{name} must be >= {minimum}, got {getattr(self, name)}")
 
 
+@under_thread_policy
 def train_td3_online(make_env, config=OnlineConfig(), on_eval=None, log=print):
     """Train TD3 with one update per environment step.
 

@@ -12,15 +12,22 @@ holds 240 synthetic + 16 real transitions of 256. *Periodic* generation
 (Sec. 5.2) generates a small one every epoch and keeps each for 10 epochs.
 `source="real"` trains on the offline data only and `source="unguided"` never
 guides (λ = 0: SynthER), the paper's two baselines.
+
+Every run ends with one line saying where its time went: generation (l. 5, and
+within it the guiding policy's gradients), agent updates (l. 6–8, mini-batches
+included) and evaluation.
 """
 import os
+import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..diffusion.windows import windows_to_transitions
 from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
+from ..nn.threads import under_thread_policy
 from .replay import as_float32, sample_batch
 
 SOURCES = ("real", "unguided", "guided")
@@ -80,7 +87,54 @@ def _concatenate(datasets):
     return {name: np.concatenate([d[name] for d in datasets]) for name in datasets[0]}
 
 
-def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None, provenance=None):
+TIMED_PARTS = ("generation", "guidance", "updates", "evaluation")  # guidance is part of generation
+
+
+class _Stopwatch:
+    """Seconds spent in each part of a run, added up as it goes: `with watch("updates"): ...`."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        seconds.update({part: 0.0 for part in TIMED_PARTS})
+
+    @contextmanager
+    def __call__(self, part):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] += time.perf_counter() - started
+
+
+class _TimedPolicy:
+    """The guiding policy with its log-likelihood gradients timed as "guidance".
+
+    Those gradients are what guidance adds to sampling (about 90 % of `PolicyGuidance.apply`'s time);
+    the sampler and the guidance code stay as they are.
+    """
+
+    def __init__(self, policy, watch):
+        self.policy, self.watch = policy, watch
+
+    def __getattr__(self, name):  # obs_dim, act_dim, ...
+        return getattr(self.policy, name)
+
+    def grad_log_prob_and_std(self, states, actions):
+        with self.watch("guidance"):
+            return self.policy.grad_log_prob_and_std(states, actions)
+
+
+def time_breakdown(seconds):
+    """One line: where a run's time went."""
+    s = seconds
+    other = s["total"] - s["generation"] - s["updates"] - s["evaluation"]
+    return (f"time: {s['total']:.1f} s = generation {s['generation']:.1f} s (guidance {s['guidance']:.1f} s) "
+            f"+ agent updates {s['updates']:.1f} s + evaluation {s['evaluation']:.1f} s + other {other:.1f} s")
+
+
+@under_thread_policy
+def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None, provenance=None,
+                timings=None):
     """Algorithm 2 with `agent` (TD3 or IQL: `update(batch, rng)`, `policy()`) on real transitions `real`.
 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
@@ -88,8 +142,11 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     step. `checkpoint`: an `.npz` path written at every evaluation and at the end; if it exists the run
     resumes there (agent, optimizers, generator, synthetic data) without repeating finished steps, unless
     it was made from other settings, data, model or `provenance` (a JSON-able dict of anything else the
-    run depends on, e.g. the algorithm and seed). Returns [(step, score)].
+    run depends on, e.g. the algorithm and seed). `timings`: a dict to fill with this call's seconds in
+    all ("total") and per part (TIMED_PARTS); the last log line says the same. Returns [(step, score)].
     """
+    started = time.perf_counter()
+    watch = _Stopwatch({} if timings is None else timings)
     if config.source != "real":
         _check_model_fits(model, real)
     kept = deque(maxlen=GENERATIONS[config.generation])
@@ -105,21 +162,26 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
             if step % config.steps_per_epoch == 0:  # not when resuming inside the epoch
                 guided = config.source == "guided" and epoch > 0  # the first generation is unguided
                 scale = config.guidance_scale if guided else 0.0
-                kept.append(generate_transitions(model, agent.policy() if guided else None, scale,
-                                                 config.n_trajectories, rng, config.sampler_steps))  # l. 5
+                with watch("generation"):
+                    kept.append(generate_transitions(model, _TimedPolicy(agent.policy(), watch) if guided else None,
+                                                     scale, config.n_trajectories, rng, config.sampler_steps))  # l. 5
                 log(f"epoch {epoch}: generated {config.n_trajectories} trajectories (λ = {scale}), "
                     f"{sum(len(d['rewards']) for d in kept)} synthetic transitions in use")
             synthetic = _concatenate(list(kept))
         while step < (epoch + 1) * config.steps_per_epoch:  # l. 6
-            agent.update(mixed_batch(synthetic, real, config, rng), rng)  # l. 7–8
+            with watch("updates"):
+                agent.update(mixed_batch(synthetic, real, config, rng), rng)  # l. 7–8
             step += 1
             if evaluate is not None and (step % config.eval_every == 0 or step == total):
-                history.append((step, float(evaluate())))
+                with watch("evaluation"):
+                    history.append((step, float(evaluate())))
                 if checkpoint is not None:
                     _save(checkpoint, agent, provenance, rng, kept, step, history)
                 log(f"  step {step:>8}  evaluation {history[-1][1]:.1f}")  # after the save: the line means it is kept
     if checkpoint is not None:
         _save(checkpoint, agent, provenance, rng, kept, step, history)
+    watch.seconds["total"] = time.perf_counter() - started
+    log(time_breakdown(watch.seconds))
     return history
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam
+from ..nn.threads import under_thread_policy
 from .probabilistic_mlp import ProbabilisticMLP
 
 
@@ -105,6 +106,7 @@ def heldout_errors(members, x, y):
     return np.array([float(np.mean((m.forward(x)[0] - y) ** 2)) for m in members])
 
 
+@under_thread_policy
 def train_ensemble(transitions, config=EnsembleConfig(), log=print):
     """Fit the ensemble to offline transitions (dict of observations, actions, rewards, next_observations)."""
     x, y = model_targets(transitions)

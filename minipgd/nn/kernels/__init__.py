@@ -9,7 +9,7 @@ as in NumPy instead of raising, which lets LLVM vectorize loops with divisions
 """
 from .adam import adam_update
 from .conv1d import conv1d_backward_input, conv1d_backward_weight, conv1d_forward
-from .group_norm import group_norm_backward, group_norm_forward
+from .group_norm import group_norm_backward, group_norm_forward, group_norm_relu_backward, group_norm_relu_forward
 from .mish import mish_backward, mish_forward
 
 __all__ = [
@@ -19,6 +19,8 @@ __all__ = [
     "conv1d_backward_weight",
     "group_norm_forward",
     "group_norm_backward",
+    "group_norm_relu_forward",
+    "group_norm_relu_backward",
     "mish_forward",
     "mish_backward",
 ]

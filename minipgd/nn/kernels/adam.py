@@ -19,7 +19,7 @@ def adam_update_numpy(param, grad, m, v, lr, beta1, beta2, eps, step):
     param -= (lr * m_hat / (np.sqrt(v_hat) + eps)).astype(param.dtype)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def adam_update_numba(param, grad, m, v, lr, beta1, beta2, eps, step):
     # the same update with the bias corrections folded into two scalars;
     # one pass over memory, which is what bounds its speed

@@ -1,16 +1,26 @@
-"""1-D convolution as im2col + one matrix product, channels-last.
+"""1-D convolution as matrix products, channels-last.
 
     y[b, t, o] = bias[o] + sum_{j, c} W[o, c, j] * x[b, t*stride + j - pad_left, c]
 
 With ``cols[b, t, j*C_in + c] = x[b, t*stride + j - pad_left, c]`` (zero outside the
-input) and ``W_mat[j*C_in + c, o] = W[o, c, j]`` this is ``y = cols @ W_mat + bias``,
-so the two backward products are the transposed matrix products:
+input: im2col) and ``W_mat[j*C_in + c, o] = W[o, c, j]`` this is
+``y = cols @ W_mat + bias``, so the two backward products are the transposed
+matrix products:
 
     dL/dW_mat = cols^T @ dy          dL/dx = col2im(dy @ W_mat^T)
 
+The forward pass does not build `cols` (k copies of the input). It multiplies
+the input once by all k taps side by side, ``z = x @ W_taps`` with
+``W_taps[c, j*C_out + o] = W[o, c, j]``, and sums the shifted tap outputs:
+
+    y[b, t, o] = bias[o] + sample_bias[b, o] + sum_j z[b, t*stride + j - pad_left, j*C_out + o]
+
+(`sample_bias` is the U-Net's per-trajectory noise-level projection, added in
+the same pass.) Same products, same sum, less memory traffic.
+
 The matrix products always go through NumPy's BLAS. The index shuffling around
-them (padding, im2col and its adjoint col2im) is the kernel: a NumPy twin that
-reads like the definition, and a Numba copy that does it in one fused loop.
+them (im2col, its adjoint col2im, the shifted sum) is the kernel: a NumPy twin
+that reads like the definition, and a Numba copy that does it in one fused loop.
 """
 import numpy as np
 from numba import njit
@@ -28,6 +38,12 @@ def weight_matrix(weight):
     return np.ascontiguousarray(weight.transpose(2, 1, 0)).reshape(k * c_in, c_out)
 
 
+def tap_matrix(weight):
+    """(C_out, C_in, k) PyTorch layout -> (C_in, k*C_out) matrix, W_taps[c, j*C_out + o] = W[o, c, j]."""
+    c_out, c_in, k = weight.shape
+    return np.ascontiguousarray(weight.transpose(1, 2, 0)).reshape(c_in, k * c_out)
+
+
 # ------------------------------------------------------------- im2col / col2im
 def im2col_numpy(x, kernel_size, stride, pad_left, l_out):
     """x: (B, L, C) -> cols: (B, L_out, k*C), zero where the window leaves x."""
@@ -38,7 +54,7 @@ def im2col_numpy(x, kernel_size, stride, pad_left, l_out):
     return padded[:, index, :].reshape(batch, l_out, kernel_size * channels)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def im2col_numba(x, kernel_size, stride, pad_left, l_out):
     batch, length, channels = x.shape
     cols = np.empty((batch, l_out, kernel_size * channels), x.dtype)
@@ -67,7 +83,7 @@ def col2im_numpy(dcols, length, kernel_size, stride, pad_left):
     return np.ascontiguousarray(dpadded[:, pad_left : pad_left + length])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def col2im_numba(dcols, length, kernel_size, stride, pad_left):
     batch, l_out, kc = dcols.shape
     channels = kc // kernel_size
@@ -82,8 +98,42 @@ def col2im_numba(dcols, length, kernel_size, stride, pad_left):
     return dx
 
 
+def shifted_sum_numpy(z, bias, sample_bias, l_out, kernel_size, stride, pad_left):
+    """z: (B, L, k*C_out) tap outputs -> y (B, L_out, C_out),
+    y[b, t] = bias + sample_bias[b] + sum_j z[b, t*stride + j - pad_left, tap j] (taps outside x add nothing)."""
+    batch, length, kc = z.shape
+    c_out = kc // kernel_size
+    z = z.reshape(batch, length, kernel_size, c_out)
+    y = np.empty((batch, l_out, c_out), z.dtype)
+    y[...] = bias + sample_bias[:, None, :]
+    t = np.arange(l_out)
+    for j in range(kernel_size):
+        src = t * stride + j - pad_left
+        inside = (src >= 0) & (src < length)
+        y[:, t[inside]] += z[:, src[inside], j]
+    return y
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def shifted_sum_numba(z, bias, sample_bias, l_out, kernel_size, stride, pad_left):
+    batch, length, kc = z.shape
+    c_out = kc // kernel_size
+    y = np.empty((batch, l_out, c_out), z.dtype)
+    for b in range(batch):
+        for t in range(l_out):
+            for o in range(c_out):
+                y[b, t, o] = bias[o] + sample_bias[b, o]
+            for j in range(kernel_size):
+                src, base = t * stride + j - pad_left, j * c_out
+                if 0 <= src < length:
+                    for o in range(c_out):
+                        y[b, t, o] += z[b, src, base + o]
+    return y
+
+
 im2col = twin(im2col_numpy, im2col_numba)
 col2im = twin(col2im_numpy, col2im_numba)
+shifted_sum = twin(shifted_sum_numpy, shifted_sum_numba)
 
 
 def _is_pointwise(kernel_size, stride, pad_left, pad_right):
@@ -91,20 +141,23 @@ def _is_pointwise(kernel_size, stride, pad_left, pad_right):
 
 
 # ------------------------------------------------------------- the three products
-def conv1d_forward(x, w_mat, bias, kernel_size, stride, pad_left, pad_right):
-    """x: (B, L, C_in), w_mat: (k*C_in, C_out), bias: (C_out,) -> y: (B, L_out, C_out), cols.
-
-    `cols` (B*L_out, k*C_in) is returned for the weight gradient.
-    """
-    if _is_pointwise(kernel_size, stride, pad_left, pad_right):
-        cols = x  # a 1x1 convolution needs no shuffling
-    else:
-        l_out = output_length(x.shape[1], kernel_size, stride, pad_left, pad_right)
-        cols = im2col(x, kernel_size, stride, pad_left, l_out)
-    cols = cols.reshape(-1, w_mat.shape[0])
-    y = cols @ w_mat
-    y += bias
-    return y.reshape(x.shape[0], -1, w_mat.shape[1]), cols
+def conv1d_forward(x, w_taps, bias, sample_bias, kernel_size, stride, pad_left, pad_right):
+    """x: (B, L, C_in), w_taps: (C_in, k*C_out), bias: (C_out,), sample_bias: (B, C_out) or None
+    -> y: (B, L_out, C_out) = conv(x) + bias + sample_bias[:, None, :]."""
+    batch, length, c_in = x.shape
+    c_out = w_taps.shape[1] // kernel_size
+    if _is_pointwise(kernel_size, stride, pad_left, pad_right):  # a 1x1 convolution needs no shifting
+        y = x.reshape(-1, c_in) @ w_taps
+        y += bias
+        y = y.reshape(batch, length, c_out)
+        if sample_bias is not None:
+            y += sample_bias[:, None, :]
+        return y
+    z = (x.reshape(-1, c_in) @ w_taps).reshape(batch, length, kernel_size * c_out)  # every tap at every row
+    if sample_bias is None:
+        sample_bias = np.zeros((batch, c_out), x.dtype)
+    l_out = output_length(length, kernel_size, stride, pad_left, pad_right)
+    return shifted_sum(z, bias, sample_bias, l_out, kernel_size, stride, pad_left)
 
 
 def conv1d_backward_input(dy, w_mat, length, kernel_size, stride, pad_left, pad_right):
@@ -116,6 +169,14 @@ def conv1d_backward_input(dy, w_mat, length, kernel_size, stride, pad_left, pad_
         return dcols
     return col2im(dcols, length, kernel_size, stride, pad_left)
     # END ASSIGNMENT
+
+
+def conv1d_columns(x, kernel_size, stride, pad_left, pad_right):
+    """cols (B*L_out, k*C_in) = im2col(x), the left factor of the weight gradient."""
+    if _is_pointwise(kernel_size, stride, pad_left, pad_right):
+        return x.reshape(-1, x.shape[2])  # a 1x1 convolution needs no shuffling
+    l_out = output_length(x.shape[1], kernel_size, stride, pad_left, pad_right)
+    return im2col(x, kernel_size, stride, pad_left, l_out).reshape(-1, kernel_size * x.shape[2])
 
 
 def conv1d_backward_weight(dy, cols, kernel_size):

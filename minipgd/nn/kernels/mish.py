@@ -29,7 +29,7 @@ def mish_backward_numpy(dy, x):
     return dy * (ts + x * (1.0 - ts * ts) * sigmoid)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _tanh_softplus(v):
     if v >= _LINEAR_ABOVE:
         return 1.0
@@ -38,7 +38,7 @@ def _tanh_softplus(v):
     return n / (n + 2.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def mish_forward_numba(x):
     flat = x.ravel()
     y = np.empty_like(flat)
@@ -47,7 +47,7 @@ def mish_forward_numba(x):
     return y.reshape(x.shape)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def mish_backward_numba(dy, x):
     flat, dflat = x.ravel(), dy.ravel()
     dx = np.empty_like(flat)

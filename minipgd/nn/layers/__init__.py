@@ -1,5 +1,5 @@
 """Layers with hand-written backward passes. Sequences are channels-last, (B, L, C)."""
-from .activations import Mish, ReLU, SiLU, Tanh
+from .activations import Identity, Mish, ReLU, SiLU, Tanh
 from .conv1d import Conv1d
 from .embedding import NoiseLevelEmbedding, SinusoidalEmbedding
 from .group_norm import GroupNorm
@@ -9,6 +9,7 @@ from .resample import MaxPool1d, NearestUpsample1d
 __all__ = [
     "Conv1d",
     "GroupNorm",
+    "Identity",
     "Linear",
     "MaxPool1d",
     "Mish",

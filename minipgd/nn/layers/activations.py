@@ -1,8 +1,18 @@
-"""Element-wise activations: ReLU, Tanh, SiLU (swish) and Mish."""
+"""Element-wise activations: ReLU, Tanh, SiLU (swish), Mish, and the Identity."""
 import numpy as np
 
 from ..kernels import mish_backward, mish_forward
 from ..module import Module
+
+
+class Identity(Module):
+    """y = x; stands in for an activation that a fused kernel already applied."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dy):
+        return dy
 
 
 class ReLU(Module):

@@ -7,7 +7,7 @@ what ``padding="same"`` does here (and in PyTorch).
 import numpy as np
 
 from ..kernels import conv1d_backward_input, conv1d_backward_weight, conv1d_forward
-from ..kernels.conv1d import output_length, weight_matrix
+from ..kernels.conv1d import conv1d_columns, output_length, tap_matrix, weight_matrix
 from ..module import Module
 from .init import uniform_fan_in
 
@@ -34,22 +34,25 @@ class Conv1d(Module):
         self.add_param("weight", uniform_fan_in(rng, (out_channels, in_channels, kernel_size), fan_in, dtype))
         self.add_param("bias", uniform_fan_in(rng, (out_channels,), fan_in, dtype))
 
-    def forward(self, x):
-        """x: (B, L, C_in) -> (B, L_out, C_out)."""
+    def forward(self, x, sample_bias=None):
+        """x: (B, L, C_in) -> (B, L_out, C_out); `sample_bias` (B, C_out), if given, is added to every
+        position of its sample in the same pass (the U-Net's noise-level projection)."""
         if x.ndim != 3 or x.shape[2] != self.in_channels:
             raise ValueError(f"Conv1d expects (B, L, {self.in_channels}) channels-last input, got shape {x.shape}")
         if output_length(x.shape[1], self.kernel_size, self.stride, self.pad_left, self.pad_right) < 1:
             raise ValueError(f"sequence of length {x.shape[1]} is shorter than the kernel ({self.kernel_size})")
-        self.length = x.shape[1]
-        self.w_mat = weight_matrix(self.params["weight"])  # (k*C_in, C_out), reused by backward
-        y, self.cols = conv1d_forward(x, self.w_mat, self.params["bias"], self.kernel_size, *self._geometry())
-        return y
+        self.x = x
+        w_taps = tap_matrix(self.params["weight"])  # (C_in, k*C_out)
+        return conv1d_forward(x, w_taps, self.params["bias"], sample_bias, self.kernel_size, *self._geometry())
 
     def backward(self, dy):
-        dw, db = conv1d_backward_weight(dy, self.cols, self.kernel_size)
+        """dy: dL/dy -> dL/dx; dL/dW and dL/dbias are accumulated (dL/d sample_bias = dy.sum(axis=1))."""
+        cols = conv1d_columns(self.x, self.kernel_size, *self._geometry())
+        dw, db = conv1d_backward_weight(dy, cols, self.kernel_size)
         self.grads["weight"] += dw
         self.grads["bias"] += db
-        return conv1d_backward_input(dy, self.w_mat, self.length, self.kernel_size, *self._geometry())
+        w_mat = weight_matrix(self.params["weight"])  # (k*C_in, C_out)
+        return conv1d_backward_input(dy, w_mat, self.x.shape[1], self.kernel_size, *self._geometry())
 
     def _geometry(self):
         return self.stride, self.pad_left, self.pad_right
