@@ -55,6 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from _common import same_function as report  # noqa: E402  (benchmarks/, the script's own folder)
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
 from minipgd.rl.td3 import TD3, TD3Config  # noqa: E402
 
@@ -99,15 +100,6 @@ class FixedNormal:
     def standard_normal(self, shape):
         assert tuple(shape) == self.eps.shape, f"minipgd asked for noise of shape {shape}, not {self.eps.shape}"
         return self.eps
-
-
-def report(what, value, ref, tolerance):
-    diff = float(np.max(np.abs(np.asarray(value, np.float64) - np.asarray(ref, np.float64))))
-    scale = max(1.0, float(np.max(np.abs(ref))))
-    passed = diff <= tolerance * scale
-    verdict = "ok" if passed else "<-- MISMATCH"
-    print(f"    {what:<41} max |diff| = {diff:.1e}  (max |minipgd| = {scale:.2f})  {verdict}")
-    return passed
 
 
 def check_same_function(name, agent, torch_agent, rng):

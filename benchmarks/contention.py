@@ -40,6 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from _common import cpu_name  # noqa: E402  (benchmarks/, the script's own folder)
+
 PYTHON = sys.executable
 THREAD_VARIABLES = ("MINIPGD_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
                     "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -119,16 +122,6 @@ def timed_run(argv, cwd, env):
         print(f"  failed (exit {result.returncode}):\n{(result.stdout + result.stderr)[-2000:]}", flush=True)
         return None
     return seconds
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_lines():

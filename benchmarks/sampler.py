@@ -29,7 +29,6 @@ import argparse
 import hashlib
 import importlib.util
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -40,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from _common import cpu_name, same_function  # noqa: E402  (benchmarks/, the script's own folder)
 from minipgd.diffusion import TrajectoryDiffusion, TrajectoryLayout, TrajectoryNormalizer  # noqa: E402
 from minipgd.diffusion.model import CHUNK_SIZE  # noqa: E402
 from minipgd.nn import TemporalUNet, UNetConfig  # noqa: E402
@@ -76,9 +76,7 @@ def jax_sample(sampler, n, rng, guided, n_steps):
 
 
 def print_machine():
-    model_name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                       if line.startswith("model name")), platform.processor() or "unknown CPU")
-    print(f"CPU: {model_name}, {os.cpu_count()} cores")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "XLA_FLAGS"):
         if var in os.environ:
             print(f"  {var}={os.environ[var]}")
@@ -92,12 +90,7 @@ def check_same_function(model, agent, sampler):
         samples[guided] = ours = minipgd_sample(model, agent, CHECK_BATCH, np.random.default_rng(7), guided,
                                                 CHECK_STEPS)
         theirs = jax_sample(sampler, CHECK_BATCH, np.random.default_rng(7), guided, CHECK_STEPS)
-        diff = float(np.max(np.abs(theirs - ours)))
-        scale = max(1.0, float(np.max(np.abs(ours))))
-        passed = diff <= TOLERANCE * scale
-        ok &= passed
-        print(f"  {'guided' if guided else 'unguided':<9} max |diff| = {diff:.2e}  (max |minipgd| = {scale:.2f})  "
-              f"{'ok' if passed else '<-- MISMATCH'}")
+        ok &= same_function("guided" if guided else "unguided", theirs, ours, TOLERANCE)
     moved = float(np.max(np.abs(samples[True] - samples[False])))
     print(f"  (guidance moves minipgd's samples by up to {moved:.2f}: the guided check is not the unguided one)")
     return ok and moved > 0

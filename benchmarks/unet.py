@@ -40,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from _common import cpu_name, same_function  # noqa: E402  (benchmarks/, the script's own folder)
 from minipgd.nn.optim import Adam  # noqa: E402
 from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
 
@@ -116,19 +117,6 @@ def matmul_peak_gflops(n, repeats):
     b = rng.standard_normal((n, n), dtype=np.float32)
     ms = median_ms(lambda: a @ b, repeats)
     return 2 * n**3 / (ms * 1e-3) / 1e9
-
-
-def cpu_name():
-    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def minipgd_thread_scope():
@@ -239,12 +227,7 @@ def check_same_function(reference, others, rng):
     for bench in others:
         y, dx = bench.forward_and_input_grad(x, t, dy)
         for what, value, ref in (("output y", y, y_ref), ("input grad dx", dx, dx_ref)):
-            diff = float(np.max(np.abs(value - ref)))
-            scale = max(1.0, float(np.max(np.abs(ref))))
-            passed = diff <= TOLERANCE * scale
-            ok &= passed
-            print(f"  {bench.name:<24} {what:<14} max |diff| = {diff:.2e}  (max |minipgd| = {scale:.2f})  "
-                  f"{'ok' if passed else '<-- MISMATCH'}")
+            ok &= same_function(f"{bench.name} {what}", value, ref, TOLERANCE)
     return ok
 
 

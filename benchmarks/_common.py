@@ -1,0 +1,25 @@
+"""What every benchmark script shares: the machine's name and the same-function check line."""
+import platform
+from pathlib import Path
+
+import numpy as np
+
+
+def cpu_name():
+    """The CPU's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def same_function(what, value, ref, tolerance):
+    """Print one line of a same-function check: max |value − ref| against tolerance · max(1, max |ref|)."""
+    diff = float(np.max(np.abs(np.asarray(value, np.float64) - np.asarray(ref, np.float64))))
+    scale = max(1.0, float(np.max(np.abs(ref))))
+    passed = diff <= tolerance * scale
+    print(f"  {what:<40} max |diff| = {diff:.2e}  (max |minipgd| = {scale:.2f})  {'ok' if passed else '<-- MISMATCH'}")
+    return passed
