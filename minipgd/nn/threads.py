@@ -104,6 +104,11 @@ def openblas_libraries(maps="/proc/self/maps"):
     return list(found.values())
 
 
+def available_cores():
+    """The number of cores this process may run on (its CPU affinity where the OS tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def policy_threads(environ=None):
     """The BLAS thread count minipgd's policy chooses, or None to leave the libraries alone (see above)."""
     environ = os.environ if environ is None else environ

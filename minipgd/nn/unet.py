@@ -16,7 +16,7 @@ Internally every array is channels-last, (B, L, C), as in Flax: each convolution
 is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
 `forward` line by line, in reverse.
 
-Optional batch threads: `model.batch_workers = n` (default 1: off) splits a batch
+Batch threads: `model.batch_workers = n` (default: the cores available; 1 turns it off) splits a batch
 of at least `MIN_ROWS_PER_WORKER * n` trajectories into n parts and runs them in n
 Python threads, each through its own replica of the network (the same parameter
 arrays, its own cached activations and gradient arrays). The threads block, they
@@ -36,6 +36,7 @@ import numpy as np
 from .layers import Conv1d, GroupNorm, Identity, Linear, MaxPool1d, Mish, NearestUpsample1d, NoiseLevelEmbedding, SiLU
 from .checkpoint import load_checkpoint, save_checkpoint
 from .module import Module
+from .threads import available_cores
 
 ACTIVATIONS = ("relu", "mish")
 HORIZON = 16  # trajectory length H, Table 3: the one default every module uses
@@ -146,7 +147,7 @@ class TemporalUNet(Module):
         self.pools = [MaxPool1d() for _ in widths[:-1]]
         self.up = [DecoderBlock(widths[i + 1], widths[i], cfg, rng, dtype) for i in reversed(range(len(widths) - 1))]
         self.out = Conv1d(widths[0], cfg.in_channels, 1, rng, dtype=dtype)
-        self.batch_workers = 1  # > 1: split large batches over that many threads (module docstring)
+        self.batch_workers = available_cores()  # > 1: split large batches over that many threads (docstring)
         self._parts = None  # [(replica, rows)] of the last split forward pass, for backward
 
     def forward(self, x, c_noise):
