@@ -75,8 +75,10 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
     ema = TemporalUNet(unet_cfg, rng)
     ema.load_state_dict(model.state_dict())
     denoiser, optimizer, start = Denoiser(model), Adam(model, lr=config.lr), 0
-    provenance = {"dataset": fingerprint({"trajectories": raw}), "squash_actions": squash_actions,
-                  "config": asdict(replace(config, unet=unet_cfg))}
+    provenance = None  # what the run is made from, recorded in (and checked against) its checkpoint
+    if checkpoint is not None:
+        provenance = {"dataset": fingerprint({"trajectories": raw}), "squash_actions": squash_actions,
+                      "config": asdict(replace(config, unet=unet_cfg))}
     if checkpoint is not None and os.path.exists(checkpoint):
         start = _resume(checkpoint, model, ema, optimizer, rng, provenance)
         log(f"resumed from {checkpoint} at step {start}/{config.steps}")

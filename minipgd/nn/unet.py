@@ -149,6 +149,7 @@ class TemporalUNet(Module):
         self.out = Conv1d(widths[0], cfg.in_channels, 1, rng, dtype=dtype)
         self.batch_workers = available_cores()  # > 1: split large batches over that many threads (docstring)
         self._parts = None  # [(replica, rows)] of the last split forward pass, for backward
+        self._replica_cache = None  # (parameter arrays, replicas) that `_replicas` made
 
     def forward(self, x, c_noise):
         """x: (B, C, H) trajectories, c_noise: (B,) noise-level input -> (B, C, H).
@@ -179,7 +180,7 @@ class TemporalUNet(Module):
     def _replicas(self, n):
         """n shallow copies of the network sharing this one's parameter arrays (rebuilt if those change)."""
         params = [p for _, p, _ in self.named_parameters()]
-        cached = getattr(self, "_replica_cache", None)
+        cached = self._replica_cache
         if cached is None or len(cached[1]) < n or any(a is not b for a, b in zip(cached[0], params)):
             keep = {id(p): p for p in params}  # deepcopy leaves these shared, copies the rest
             replicas = []
