@@ -49,6 +49,13 @@ def test_group_norm(rng, backend):
     assert_gradients_match(norm, [rng.standard_normal((3, 5, 6))], rng)
 
 
+def test_group_norm_with_fused_relu(rng, backend):
+    norm = GroupNorm(2, 6, dtype=F64, relu=True)
+    norm.params["weight"][:] = rng.standard_normal(6)
+    norm.params["bias"][:] = rng.standard_normal(6)
+    assert_gradients_match(norm, [rng.standard_normal((3, 5, 6))], rng)
+
+
 @pytest.mark.parametrize("activation", [ReLU, SiLU, Mish])
 def test_activations(rng, backend, activation):
     x = 3 * rng.standard_normal((4, 5, 6))
