@@ -85,12 +85,12 @@ class FlaxTemporalUNet(nn.Module):
 
 
 def _flax_weight(weight):
-    """(Flax leaf name, array) for a PyTorch-layout weight: GroupNorm (C,), Dense (out, in), Conv (out, in, k)."""
+    """(Flax leaf name, array) for a minipgd weight: GroupNorm (C,), Dense (out, in), Conv (k, in, out) as in Flax."""
     if weight.ndim == 1:
         return "scale", weight
     if weight.ndim == 2:
         return "kernel", weight.T
-    return "kernel", weight.transpose(2, 1, 0)
+    return "kernel", weight
 
 
 def params_from_minipgd(state):

@@ -2,7 +2,8 @@
 
 Layouts are PyTorch's own (input (B, C, H), Linear weight (out, in), Conv1d
 weight (out, in, k)), and the module names follow minipgd's `state_dict`, so
-minipgd's weights load with a plain, strict `load_state_dict`.
+minipgd's weights load with a plain, strict `load_state_dict` once its
+convolution weights, stored (k, in, out), are transposed (`torch_state`).
 """
 import math
 import os
@@ -95,6 +96,11 @@ class TorchTemporalUNet(nn.Module):
         return self.out(x)
 
 
+def torch_state(state):
+    """minipgd's state dict in PyTorch's layouts: convolution weights (k, in, out) -> (out, in, k)."""
+    return {k: torch.from_numpy(np.ascontiguousarray(v.transpose(2, 1, 0) if v.ndim == 3 else v)) for k, v in state.items()}
+
+
 class Bench:
     """The PyTorch network behind the interface `benchmarks/unet.py` times; starts from minipgd's weights."""
 
@@ -103,7 +109,7 @@ class Bench:
     def __init__(self, state, in_channels, features, n_levels, lr):
         torch.set_num_threads(os.cpu_count())
         self.model = TorchTemporalUNet(in_channels, features, n_levels)
-        self.model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+        self.model.load_state_dict(torch_state(state))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
 
     def num_parameters(self):

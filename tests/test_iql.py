@@ -5,10 +5,10 @@ import pytest
 from minipgd.nn.gradcheck import central_difference, relative_error
 from minipgd.nn.mlp import MLP
 from minipgd.rl.iql import (IQL, GaussianActor, IQLConfig, advantage_weights, awr_loss, expectile_loss,
-                            load_actor, load_policy, q_loss)
+                            load_actor, load_policy)
 from minipgd.rl.policy import GaussianPolicy
 from minipgd.rl.state_norm import StateNormalizer
-from minipgd.rl.td3 import TD3, TD3Config
+from minipgd.rl.td3 import TD3, TD3Config, critic_loss
 
 F64 = np.float64
 SMALL = IQLConfig(hidden=(16, 16), batch_size=32)
@@ -54,7 +54,7 @@ def test_q_loss_gradient_treats_next_value_as_constant(rng):
                                + 0.99 * not_done * agent.value.forward(batch["next_observations"]))
     for critic in agent.critics:
         critic.zero_grad()
-    reported = q_loss(agent.critics, inputs, target)
+    reported = sum(critic_loss(critic, inputs, target) for critic in agent.critics)  # Eq. 6
 
     def loss():
         return sum(float(np.mean((critic.forward(inputs) - target) ** 2)) for critic in agent.critics)

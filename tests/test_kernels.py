@@ -35,7 +35,7 @@ CONV_CASES = [(3, 1, 1, 1), (2, 1, 0, 1), (1, 1, 0, 0), (3, 2, 1, 1), (4, 3, 2, 
 @pytest.mark.parametrize("k, stride, pad_left, pad_right", CONV_CASES)
 def test_conv1d_products_agree(rng, dtype, k, stride, pad_left, pad_right):
     x = rng.standard_normal((3, 11, 4)).astype(dtype)
-    w = rng.standard_normal((6, 4, k)).astype(dtype)
+    w = rng.standard_normal((k, 4, 6)).astype(dtype)  # (k, C_in, C_out)
     w_mat, w_taps = weight_matrix(w), tap_matrix(w)
     b, sample_b = rng.standard_normal(6).astype(dtype), rng.standard_normal((3, 6)).astype(dtype)
     l_out = output_length(11, k, stride, pad_left, pad_right)
@@ -58,8 +58,8 @@ def test_conv1d_products_agree(rng, dtype, k, stride, pad_left, pad_right):
 
 
 def test_conv1d_matches_direct_definition(rng):
-    """y[b,t,o] = bias[o] + sum_{j,c} W[o,c,j] x[b, t*s + j - pad_left, c], written as plain loops."""
-    x, w, b = rng.standard_normal((2, 7, 3)), rng.standard_normal((4, 3, 3)), rng.standard_normal(4)
+    """y[b,t,o] = bias[o] + sum_{j,c} W[j,c,o] x[b, t*s + j - pad_left, c], written as plain loops."""
+    x, w, b = rng.standard_normal((2, 7, 3)), rng.standard_normal((3, 3, 4)), rng.standard_normal(4)
     stride, pad_left, pad_right = 2, 1, 1
     for name in ("numpy", "numba"):
         with use_backend(name):
@@ -72,7 +72,7 @@ def test_conv1d_matches_direct_definition(rng):
                     for j in range(3):
                         src = t * stride + j - pad_left
                         if 0 <= src < 7:
-                            expected[bi, t, o] += w[o, :, j] @ x[bi, src]
+                            expected[bi, t, o] += w[j, :, o] @ x[bi, src]
         np.testing.assert_allclose(y, expected, rtol=1e-12)
 
 

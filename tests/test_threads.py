@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,33 @@ def test_under_thread_policy_keeps_the_function():
 
     wrapped = under_thread_policy(train)
     assert wrapped(1, y=2) == 3 and wrapped.__name__ == "train" and wrapped.__doc__ == "Docs."
+
+
+def test_side_by_side_returns_results_in_order_serially_or_in_workers():
+    calls = [lambda i=i: i * i for i in range(5)]
+    assert threads.side_by_side(*calls, workers=1) == [0, 1, 4, 9, 16]
+    assert threads.side_by_side(*calls, workers=2) == [0, 1, 4, 9, 16]
+    assert threads.side_by_side() == []
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux and at least 2 cores")
+def test_workers_are_pinned_one_per_core():
+    cores = sorted(os.sched_getaffinity(0))
+    both_running = threading.Barrier(2, timeout=10)  # each of the two tasks waits for the other: one per worker
+
+    def affinity(_):
+        both_running.wait()
+        return os.sched_getaffinity(0)
+
+    seen = list(threads.worker_pool(2).map(affinity, range(2)))
+    assert sorted(seen, key=min) == [{cores[0]}, {cores[1]}]
+
+
+@needs_openblas
+def test_parallel_workers_leave_room_for_the_blas_threads():
+    cores = threads.available_cores()
+    with blas_threads(1):
+        assert threads.parallel_workers() == cores
+    with blas_threads(cores):  # every core already busy with one product: no workers on top
+        assert threads.parallel_workers() == 1

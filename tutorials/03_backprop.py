@@ -44,17 +44,18 @@ def numeric_gradient(f, x, h=1e-6):
 # %% [markdown]
 # ## 1. Conv1d
 #
-# Channels-last, 'same' padding p, stride 1: y[b,t,o] = bias[o] + Σ_{j,c} W[o,c,j] x[b, t+j−p, c].
+# Channels-last, 'same' padding p, stride 1: y[b,t,o] = bias[o] + Σ_{j,c} W[j,c,o] x[b, t+j−p, c]
+# (the weight tap-major, (k, C_in, C_out), as in Flax: W[j] is tap j's matrix).
 # Differentiating a sum of products, each output gradient G = ∂L/∂y flows back to
 # exactly the inputs and weights it was multiplied with:
 #
-#     ∂L/∂W[o,c,j] = Σ_{b,t} G[b,t,o] x[b, t+j−p, c]        ∂L/∂bias[o] = Σ_{b,t} G[b,t,o]
-#     ∂L/∂x[b,s,c] = Σ_{o,j} G[b, s−j+p, o] W[o,c,j]       (a "transposed" convolution)
+#     ∂L/∂W[j,c,o] = Σ_{b,t} G[b,t,o] x[b, t+j−p, c]        ∂L/∂bias[o] = Σ_{b,t} G[b,t,o]
+#     ∂L/∂x[b,s,c] = Σ_{o,j} G[b, s−j+p, o] W[j,c,o]       (a "transposed" convolution)
 
 # %%
 B, L, C_IN, C_OUT, K, P = 2, 7, 3, 4, 3, 1
 x = rng.standard_normal((B, L, C_IN))
-w = rng.standard_normal((C_OUT, C_IN, K))
+w = rng.standard_normal((K, C_IN, C_OUT))
 bias = rng.standard_normal(C_OUT)
 G = rng.standard_normal((B, L, C_OUT))  # ∂L/∂y for the loss L = Σ y · G
 
@@ -65,7 +66,7 @@ def conv_forward(x, w, bias):
         for t in range(L):
             s = t + j - P
             if 0 <= s < L:
-                y[:, t] += x[:, s] @ w[:, :, j].T
+                y[:, t] += x[:, s] @ w[j]
     return y
 
 
@@ -75,8 +76,8 @@ def conv_backward(G, x, w):
         for t in range(L):
             s = t + j - P
             if 0 <= s < L:
-                dw[:, :, j] += G[:, t].T @ x[:, s]
-                dx[:, s] += G[:, t] @ w[:, :, j]
+                dw[j] += x[:, s].T @ G[:, t]
+                dx[:, s] += G[:, t] @ w[j].T
     return dx, dw, G.sum(axis=(0, 1))
 
 

@@ -16,9 +16,10 @@ Internally every array is channels-last, (B, L, C), as in Flax: each convolution
 is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
 `forward` line by line, in reverse.
 
-Batch threads: `model.batch_workers = n` (default: the cores available; 1 turns it off) splits a batch
+Batch threads: `model.batch_workers = n` (default None: `threads.parallel_workers()`, the cores
+available when BLAS runs one thread per product; 1 turns it off) splits a batch
 of at least `MIN_ROWS_PER_WORKER * n` trajectories into n parts and runs them in n
-Python threads, each through its own replica of the network (the same parameter
+pinned worker threads (`threads.worker_pool`), each through its own replica of the network (the same parameter
 arrays, its own cached activations and gradient arrays). The threads block, they
 do not spin: NumPy's BLAS and minipgd's Numba kernels (`nogil=True`) release the
 GIL, so with one BLAS thread per worker the parts run side by side on n cores, and
@@ -28,7 +29,6 @@ Results equal the serial pass up to float rounding (each part's products are the
 serial products' rows).
 """
 import copy
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -36,7 +36,7 @@ import numpy as np
 from .layers import Conv1d, GroupNorm, Identity, Linear, MaxPool1d, Mish, NearestUpsample1d, NoiseLevelEmbedding, SiLU
 from .checkpoint import load_checkpoint, save_checkpoint
 from .module import Module
-from .threads import available_cores
+from .threads import parallel_workers, worker_pool
 
 ACTIVATIONS = ("relu", "mish")
 HORIZON = 16  # trajectory length H, Table 3: the one default every module uses
@@ -147,7 +147,7 @@ class TemporalUNet(Module):
         self.pools = [MaxPool1d() for _ in widths[:-1]]
         self.up = [DecoderBlock(widths[i + 1], widths[i], cfg, rng, dtype) for i in reversed(range(len(widths) - 1))]
         self.out = Conv1d(widths[0], cfg.in_channels, 1, rng, dtype=dtype)
-        self.batch_workers = available_cores()  # > 1: split large batches over that many threads (docstring)
+        self.batch_workers = None  # > 1: split large batches over that many threads; None: parallel_workers()
         self._parts = None  # [(replica, rows)] of the last split forward pass, for backward
         self._replica_cache = None  # (parameter arrays, replicas) that `_replicas` made
 
@@ -157,25 +157,36 @@ class TemporalUNet(Module):
         The EDM denoiser conditions on c_noise(σ) = ln(σ)/4 (App. A.2), not on σ itself.
         """
         x, c_noise = self._check_inputs(x, c_noise)
-        n = min(self.batch_workers, x.shape[0] // MIN_ROWS_PER_WORKER)
+        n = min(self.batch_workers or parallel_workers(), x.shape[0] // MIN_ROWS_PER_WORKER)
         if n <= 1:
             self._parts = None
             return self._forward(x, c_noise)
         bounds = np.linspace(0, x.shape[0], n + 1).astype(int)
         self._parts = [(replica, slice(lo, hi)) for replica, lo, hi in zip(self._replicas(n), bounds[:-1], bounds[1:])]
-        outs = _pool(n).map(lambda part: part[0]._forward(x[part[1]], c_noise[part[1]]), self._parts)
+        outs = worker_pool(n).map(lambda part: part[0]._forward(x[part[1]], c_noise[part[1]]), self._parts)
         return np.concatenate(list(outs), axis=0)
 
     def backward(self, dy):
         """dy: (B, C, H) = dL/d output -> dL/dx (B, C, H); parameter gradients are accumulated."""
         if self._parts is None:
             return self._backward(dy)
-        dxs = list(_pool(len(self._parts)).map(lambda part: part[0]._backward(dy[part[1]]), self._parts))
+        dxs = list(worker_pool(len(self._parts)).map(lambda part: part[0]._backward(dy[part[1]]), self._parts))
         for replica, _ in self._parts:  # dL/dθ = sum over the parts
             for (_, _, grad), (_, _, part_grad) in zip(self.named_parameters(), replica.named_parameters()):
                 grad += part_grad
                 part_grad.fill(0.0)
         return np.concatenate(dxs, axis=0)
+
+    def load_state_dict(self, state):
+        """As `Module.load_state_dict`, with a clear error for checkpoints in the old convolution layout."""
+        for name, param, _ in self.named_parameters():
+            shape = np.shape(state[name]) if name in state else None
+            if param.ndim == 3 and shape == param.shape[::-1] != param.shape:
+                raise ValueError(
+                    f"parameter {name!r} has shape {shape}: a convolution weight in the (out, in, k) layout that "
+                    f"minipgd wrote before 2026-11-28; the U-Net now stores (k, in, out) (nn/layers/conv1d.py). "
+                    f"This checkpoint cannot be loaded: retrain the model")
+        super().load_state_dict(state)
 
     def _replicas(self, n):
         """n shallow copies of the network sharing this one's parameter arrays (rebuilt if those change)."""
@@ -246,16 +257,6 @@ class TemporalUNet(Module):
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(c_noise))):
             raise ValueError("TemporalUNet input contains NaN or inf")
         return x.astype(self.dtype, copy=False), c_noise
-
-
-_POOLS = {}
-
-
-def _pool(n):
-    """A pool of n worker threads, made on first use and kept (threads wait blocked when idle)."""
-    if n not in _POOLS:
-        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minipgd-unet")
-    return _POOLS[n]
 
 
 def save_unet(path, model):

@@ -17,15 +17,17 @@ checks them against finite differences in float64.
 """
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..nn.mlp import MLP
 from ..nn.module import Module
 from ..nn.optim import Adam, cosine_lr
+from ..nn.threads import side_by_side
 from .agent import Agent, read_actor_file
 from .policy import LOG_2PI, GaussianPolicy
-from .td3 import critic_loss, soft_update
+from .td3 import critic_step, soft_update
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,6 @@ def expectile_loss(value, obs, q, expectile):
     return float(np.mean(weight * u**2))
 
 
-def q_loss(critics, inputs, target):
-    """IQL Eq. (6): L_Q = Σ_i mean((Q_i(s, a) − y)²), y: (N, 1) a constant; accumulates dL/dθ_i in each Q_i."""
-    return sum(critic_loss(critic, inputs, target) for critic in critics)
-
-
 def advantage_weights(q, v, temperature, max_weight):
     """w = min(exp(β (Q − V)), w_max) (IQL Eq. 7), clipping the exponent first so it cannot overflow."""
     return np.exp(np.minimum(temperature * (q - v), math.log(max_weight)))
@@ -159,28 +156,33 @@ class IQL(Agent):
         cfg = self.config
         obs, actions = self.state_norm(batch["observations"]), batch["actions"].astype(self.dtype)
         inputs = np.concatenate([obs, actions], axis=1)
-        q_target = np.minimum(*(target.forward(inputs) for target in self.critic_targets))
+        q_target = np.minimum(*side_by_side(*(partial(target.forward, inputs) for target in self.critic_targets)))
         info = {}
 
         self.value.zero_grad()
         info["value_loss"] = expectile_loss(self.value, obs, q_target, cfg.expectile)
         self.value_optimizer.step()
 
+        # the actor (Eq. 7) and the two Qs only read the new V: three independent steps, side by side.
+        # Eq. 6's L_Q = Σ_i mean((Q_i(s, a) − y)²) is a sum of one `critic_loss` per Q_i (y a constant)
         weights = advantage_weights(q_target, self.value.forward(obs), cfg.temperature, cfg.max_weight)
-        self.actor.zero_grad()
-        info["actor_loss"] = awr_loss(self.actor, obs, actions, weights)
-        self.actor_optimizer.step(cosine_lr(self.updates, cfg.max_steps, cfg.actor_lr))
-
-        for critic in self.critics:
-            critic.zero_grad()
-        info["critic_loss"] = q_loss(self.critics, inputs, self._td_target(batch))
-        for optimizer in self.critic_optimizers:
-            optimizer.step()
+        td_target = self._td_target(batch)
+        actor_loss, *q_losses = side_by_side(
+            partial(self._actor_step, obs, actions, weights),
+            *(partial(critic_step, critic, optimizer, inputs, td_target)
+              for critic, optimizer in zip(self.critics, self.critic_optimizers)))
+        info["actor_loss"], info["critic_loss"] = actor_loss, sum(q_losses)
 
         for target_net, source in zip(self.critic_targets, self.critics):
             soft_update(target_net, source, cfg.polyak)
         self.updates += 1
         return info
+
+    def _actor_step(self, obs, actions, weights):
+        self.actor.zero_grad()
+        loss = awr_loss(self.actor, obs, actions, weights)
+        self.actor_optimizer.step(cosine_lr(self.updates, self.config.max_steps, self.config.actor_lr))
+        return loss
 
     def _td_target(self, batch):
         """y = r + γ (1 − d) V(s') (IQL Eq. 6), a constant: (N, 1)."""

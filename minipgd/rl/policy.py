@@ -10,9 +10,14 @@ form, so no back-propagation through the policy network is needed (Sec. 4.1,
 Everything is in environment units: states as observed, actions in the
 environment's action space.
 """
+from functools import partial
+
 import numpy as np
 
+from ..nn.threads import parallel_workers, side_by_side
+
 LOG_2PI = np.log(2.0 * np.pi)
+MIN_STATES_PER_WORKER = 2048  # guidance asks for every state of a chunk of trajectories at once (512 x 16)
 
 
 class GaussianPolicy:
@@ -30,15 +35,24 @@ class GaussianPolicy:
         if states.shape[-1] != self.obs_dim:
             raise ValueError(f"policy expects states with {self.obs_dim} dimensions, got shape {states.shape}")
         flat = states.reshape(-1, self.obs_dim)
-        mean, std = self._mean_std(flat)
-        mean = np.broadcast_to(np.asarray(mean, dtype=np.float64), (len(flat), self.act_dim))
-        std = np.broadcast_to(np.asarray(std, dtype=np.float64), (len(flat), self.act_dim))
+        # many states (guidance's): in parts, side by side. Each part is a forward pass only; the networks'
+        # cached activations, left by whichever part ran last, are not read by anything afterwards
+        parts = np.array_split(flat, max(1, min(parallel_workers(), len(flat) // MIN_STATES_PER_WORKER)))
+        results = side_by_side(*(partial(self._broadcast_mean_std, part) for part in parts))  # [(mean, std)]
+        mean, std = (np.concatenate(arrays) for arrays in zip(*results))
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
             raise ValueError(f"{type(self).__name__} returned a non-finite mean or std")
         if np.any(std <= 0):
             raise ValueError(f"{type(self).__name__} returned a non-positive std")
         shape = states.shape[:-1] + (self.act_dim,)
         return mean.reshape(shape), std.reshape(shape)
+
+    def _broadcast_mean_std(self, flat):
+        """`_mean_std` of (N, obs_dim) states as two float64 (N, act_dim) arrays."""
+        mean, std = self._mean_std(flat)
+        shape = (len(flat), self.act_dim)
+        return (np.broadcast_to(np.asarray(mean, dtype=np.float64), shape),
+                np.broadcast_to(np.asarray(std, dtype=np.float64), shape))
 
     def _check_actions(self, states, actions):
         actions = np.asarray(actions, dtype=np.float64)

@@ -9,11 +9,13 @@ Every loss is written out with its gradient next to it; `tests/test_td3.py`
 checks them against finite differences in float64.
 """
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..nn.mlp import MLP
 from ..nn.optim import Adam
+from ..nn.threads import side_by_side
 from .agent import Agent, read_actor_file
 from .policy import DeterministicGaussianPolicy
 
@@ -39,6 +41,14 @@ def critic_loss(critic, inputs, target):
     error = q - target
     critic.backward(2.0 * error / len(q))  # dL/dQ = 2 (Q − y) / N
     return float(np.mean(error**2))
+
+
+def critic_step(critic, optimizer, inputs, target):
+    """One optimizer step on `critic_loss`; the twin critics take theirs side by side (independent networks)."""
+    critic.zero_grad()
+    loss = critic_loss(critic, inputs, target)
+    optimizer.step()
+    return loss
 
 
 def actor_loss(actor, critic, obs, actions=None, alpha=None):
@@ -91,7 +101,7 @@ class TD3(Agent):
         next_obs = self.state_norm(batch["next_observations"])
         next_action = np.clip(self.actor_target.forward(next_obs) + noise, -1.0, 1.0)
         next_inputs = np.concatenate([next_obs, next_action], axis=1).astype(self.dtype)
-        next_q = np.minimum(*(target.forward(next_inputs) for target in self.critic_targets))
+        next_q = np.minimum(*side_by_side(*(partial(target.forward, next_inputs) for target in self.critic_targets)))
         not_done = 1.0 - batch["terminations"].astype(self.dtype)[:, None]
         return (batch["rewards"][:, None] + cfg.discount * not_done * next_q).astype(self.dtype)
 
@@ -101,11 +111,9 @@ class TD3(Agent):
         target = self._target_q(batch, rng)
         obs, actions = self.state_norm(batch["observations"]), batch["actions"].astype(self.dtype)
         inputs = np.concatenate([obs, actions], axis=1)
-        info = {}
-        for i, (critic, optimizer) in enumerate(zip(self.critics, self.critic_optimizers)):
-            critic.zero_grad()
-            info[f"critic{i + 1}_loss"] = critic_loss(critic, inputs, target)
-            optimizer.step()
+        losses = side_by_side(*(partial(critic_step, critic, optimizer, inputs, target)
+                                for critic, optimizer in zip(self.critics, self.critic_optimizers)))
+        info = {f"critic{i + 1}_loss": loss for i, loss in enumerate(losses)}
         self.updates += 1
         if self.updates % cfg.policy_delay == 0:
             self.actor.zero_grad()

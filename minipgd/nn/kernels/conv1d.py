@@ -1,17 +1,19 @@
 """1-D convolution as matrix products, channels-last.
 
-    y[b, t, o] = bias[o] + sum_{j, c} W[o, c, j] * x[b, t*stride + j - pad_left, c]
+    y[b, t, o] = bias[o] + sum_{j, c} W[j, c, o] * x[b, t*stride + j - pad_left, c]
 
-With ``cols[b, t, j*C_in + c] = x[b, t*stride + j - pad_left, c]`` (zero outside the
-input: im2col) and ``W_mat[j*C_in + c, o] = W[o, c, j]`` this is
+The weight is stored tap-major, (k, C_in, C_out): tap j's (C_in, C_out) matrix is
+``W[j]``, the layout of the authors' Flax code. With
+``cols[b, t, j*C_in + c] = x[b, t*stride + j - pad_left, c]`` (zero outside the
+input: im2col) and ``W_mat = W.reshape(k*C_in, C_out)`` (a view, no copy) this is
 ``y = cols @ W_mat + bias``, so the two backward products are the transposed
-matrix products:
+matrix products, both on views of W:
 
     dL/dW_mat = cols^T @ dy          dL/dx = col2im(dy @ W_mat^T)
 
 The forward pass does not build `cols` (k copies of the input). It multiplies
 the input once by all k taps side by side, ``z = x @ W_taps`` with
-``W_taps[c, j*C_out + o] = W[o, c, j]``, and sums the shifted tap outputs:
+``W_taps[c, j*C_out + o] = W[j, c, o]``, and sums the shifted tap outputs:
 
     y[b, t, o] = bias[o] + sample_bias[b, o] + sum_j z[b, t*stride + j - pad_left, j*C_out + o]
 
@@ -33,15 +35,15 @@ def output_length(length, kernel_size, stride, pad_left, pad_right):
 
 
 def weight_matrix(weight):
-    """(C_out, C_in, k) PyTorch layout -> (k*C_in, C_out) matrix."""
-    c_out, c_in, k = weight.shape
-    return np.ascontiguousarray(weight.transpose(2, 1, 0)).reshape(k * c_in, c_out)
+    """(k, C_in, C_out) weight -> the (k*C_in, C_out) matrix W_mat, a view."""
+    k, c_in, c_out = weight.shape
+    return weight.reshape(k * c_in, c_out)
 
 
 def tap_matrix(weight):
-    """(C_out, C_in, k) PyTorch layout -> (C_in, k*C_out) matrix, W_taps[c, j*C_out + o] = W[o, c, j]."""
-    c_out, c_in, k = weight.shape
-    return np.ascontiguousarray(weight.transpose(1, 2, 0)).reshape(c_in, k * c_out)
+    """(k, C_in, C_out) weight -> (C_in, k*C_out) matrix, W_taps[c, j*C_out + o] = W[j, c, o] (k blocks copied side by side)."""
+    k, c_in, c_out = weight.shape
+    return np.ascontiguousarray(weight.transpose(1, 0, 2)).reshape(c_in, k * c_out)
 
 
 # ------------------------------------------------------------- im2col / col2im
@@ -180,10 +182,9 @@ def conv1d_columns(x, kernel_size, stride, pad_left, pad_right):
 
 
 def conv1d_backward_weight(dy, cols, kernel_size):
-    """dL/dW = cols^T @ dy in (C_out, C_in, k) layout, and dL/dbias = sum of dy."""
+    """dL/dW = cols^T @ dy in the weight's (k, C_in, C_out) layout, and dL/dbias = sum of dy."""
     # BEGIN ASSIGNMENT conv1d-backward
     dy = dy.reshape(-1, dy.shape[-1])
-    dw_mat = cols.T @ dy
-    dw = dw_mat.reshape(kernel_size, -1, dy.shape[1]).transpose(2, 1, 0)
-    return dw, dy.sum(axis=0)
+    dw_mat = cols.T @ dy  # (k*C_in, C_out) = W_mat's shape
+    return dw_mat.reshape(kernel_size, -1, dy.shape[1]), dy.sum(axis=0)
     # END ASSIGNMENT

@@ -17,7 +17,9 @@ class Linear(Module):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Linear expects {self.in_features} input features, got shape {x.shape}")
         self.x = x
-        return x @ self.params["weight"].T + self.params["bias"]
+        y = x @ self.params["weight"].T
+        y += self.params["bias"]  # in place: a second (N, out) array costs more than the addition
+        return y
 
     def backward(self, dy):
         x2d = self.x.reshape(-1, self.in_features)
