@@ -262,7 +262,8 @@ def worker_pool(n):
 
 def side_by_side(*calls, workers=None):
     """Run independent calls (nothing writable shared between them) on `workers` threads (default:
-    `parallel_workers()`); their results, in order. With one worker, or one call, they run here, one by one."""
+    `parallel_workers()`); their results, in order. With one worker, or one call, they run here, one by one.
+    Called from a worker, which is pinned to one core, the default is one: nested calls run in that worker."""
     workers = min(parallel_workers() if workers is None else workers, len(calls))
     if workers <= 1:
         return [call() for call in calls]
