@@ -23,3 +23,14 @@ def same_function(what, value, ref, tolerance):
     passed = diff <= tolerance * scale
     print(f"  {what:<40} max |diff| = {diff:.2e}  (max |minipgd| = {scale:.2f})  {'ok' if passed else '<-- MISMATCH'}")
     return passed
+
+
+def minipgd_thread_scope():
+    """minipgd's thread policy (one BLAS thread unless the user chose), if this checkout has it."""
+    try:
+        from minipgd.nn.threads import thread_policy
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return thread_policy()

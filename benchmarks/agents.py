@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/agents.py
+    python benchmarks/agents.py
     python benchmarks/agents.py --quick       # a fast smoke run
 
 What is measured, all in one process on the CPU: update steps per second of
@@ -17,6 +17,13 @@ alternation (one block of minipgd, one of PyTorch, ...) so that a busy phase of
 the machine hits both, each block after a quarter-second pause (so that the
 other contender's idle BLAS/OpenMP threads have stopped spinning), and the
 median block is reported.
+
+minipgd runs under its thread policy, as the command line and Algorithm 2 run it:
+one BLAS thread per product, and independent networks updated side by side on
+pinned worker threads, one per core (`minipgd.nn.threads.side_by_side`: the twin
+critics; IQL's actor beside its two Qs). `MINIPGD_THREADS=default python
+benchmarks/agents.py` times it with OpenBLAS's own threads instead (then no
+worker threads: the cores are the BLAS threads').
 
 The PyTorch contender (`_torch_agents.py`, optional: `pip install -e .[bench]`)
 is the same networks, losses and Adam optimizers written in plain PyTorch eager,
@@ -55,7 +62,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from _common import same_function as report  # noqa: E402  (benchmarks/, the script's own folder)
+from _common import minipgd_thread_scope, same_function as report  # noqa: E402  (benchmarks/, the script's own folder)
+from minipgd.nn.threads import blas_thread_count, parallel_workers  # noqa: E402
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
 from minipgd.rl.td3 import TD3, TD3Config  # noqa: E402
 
@@ -173,8 +181,9 @@ def updates_per_second(blocks, repeats, block, warmup=1):
 
 def minipgd_block(agent, batch, rng, block):
     def run():
-        for _ in range(block):
-            agent.update(batch, rng)
+        with minipgd_thread_scope():  # as the command line and Algorithm 2 run it
+            for _ in range(block):
+                agent.update(batch, rng)
 
     return run
 
@@ -224,6 +233,9 @@ def main():
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
     else:
         print("note: torch not installed; PyTorch eager is not measured")
+    with minipgd_thread_scope():
+        print(f"minipgd under its thread policy: {blas_thread_count()} BLAS thread(s) per product, "
+              f"{parallel_workers()} worker thread(s) for networks updated side by side")
     print(f"batch {BATCH}, networks {OBS_DIM}(+{ACT_DIM})-{'-'.join(map(str, HIDDEN))}, "
           f"blocks of {block} updates, median of {repeats}")
 

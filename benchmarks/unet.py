@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from _common import cpu_name, same_function  # noqa: E402  (benchmarks/, the script's own folder)
+from _common import cpu_name, minipgd_thread_scope, same_function  # noqa: E402  (benchmarks/, the script's own folder)
 from minipgd.nn.layers import conv1d  # noqa: E402
 from minipgd.nn.optim import Adam  # noqa: E402
 from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
@@ -121,17 +121,6 @@ def matmul_peak_gflops(n, repeats):
     b = rng.standard_normal((n, n), dtype=np.float32)
     ms = median_ms(lambda: a @ b, repeats)
     return 2 * n**3 / (ms * 1e-3) / 1e9
-
-
-def minipgd_thread_scope():
-    """minipgd's thread policy (one BLAS thread unless the user chose), if this checkout has it."""
-    try:
-        from minipgd.nn.threads import thread_policy
-    except ImportError:
-        import contextlib
-
-        return contextlib.nullcontext()
-    return thread_policy()
 
 
 def print_blas_info():
