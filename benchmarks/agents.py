@@ -19,11 +19,8 @@ other contender's idle BLAS/OpenMP threads have stopped spinning), and the
 median block is reported.
 
 minipgd runs under its thread policy, as the command line and Algorithm 2 run it:
-one BLAS thread per product, and independent networks updated side by side on
-pinned worker threads, one per core (`minipgd.nn.threads.side_by_side`: the twin
-critics; IQL's actor beside its two Qs). `MINIPGD_THREADS=default python
-benchmarks/agents.py` times it with OpenBLAS's own threads instead (then no
-worker threads: the cores are the BLAS threads').
+one BLAS thread per product (`MINIPGD_THREADS=default python benchmarks/agents.py`
+times it with OpenBLAS's own threads instead).
 
 The PyTorch contender (`_torch_agents.py`, optional: `pip install -e .[bench]`)
 is the same networks, losses and Adam optimizers written in plain PyTorch eager,
@@ -63,7 +60,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _common import minipgd_thread_scope, same_function as report  # noqa: E402  (benchmarks/, the script's own folder)
-from minipgd.nn.threads import blas_thread_count, parallel_workers  # noqa: E402
+from minipgd.nn.threads import blas_thread_count  # noqa: E402
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
 from minipgd.rl.td3 import TD3, TD3Config  # noqa: E402
 
@@ -234,8 +231,7 @@ def main():
     else:
         print("note: torch not installed; PyTorch eager is not measured")
     with minipgd_thread_scope():
-        print(f"minipgd under its thread policy: {blas_thread_count()} BLAS thread(s) per product, "
-              f"{parallel_workers()} worker thread(s) for networks updated side by side")
+        print(f"minipgd under its thread policy: {blas_thread_count()} BLAS thread(s) per product")
     print(f"batch {BATCH}, networks {OBS_DIM}(+{ACT_DIM})-{'-'.join(map(str, HIDDEN))}, "
           f"blocks of {block} updates, median of {repeats}")
 

@@ -26,7 +26,8 @@ against the default ("policy alone / default alone" <= 1).
 Finished measurements are kept in `WORK/results.json` (default work folder: a
 `minipgd-contention` folder in the system's temporary directory), so an
 interrupted run continues where it stopped (a failed one is tried again);
-`--fresh` starts over.
+`--fresh` starts over, the prepared dataset and model included (a model written by
+an older minipgd may not load in this one).
 """
 import argparse
 import json
@@ -162,12 +163,16 @@ def main():
     parser.add_argument("--quick", action="store_true", help="smaller workloads: a smoke run of the script")
     parser.add_argument("--neighbours", type=int, default=2, help="CPU-bound processes beside the busy runs")
     parser.add_argument("--work", help="datasets, model and finished measurements (default: a temporary folder)")
-    parser.add_argument("--fresh", action="store_true", help="forget the finished measurements")
+    parser.add_argument("--fresh", action="store_true", help="start over: forget the finished measurements "
+                                                                 "and remake the dataset and model")
     args = parser.parse_args()
     work = Path(args.work or Path(tempfile.gettempdir()) / ("minipgd-contention" + ("-quick" if args.quick else "")))
     (work / "tmp").mkdir(parents=True, exist_ok=True)
     saved = work / "results.json"
     results = json.loads(saved.read_text()) if saved.exists() and not args.fresh else {}
+    if args.fresh:
+        for prepared in ("data.npz", "model.npz", "model.npz.run.npz"):
+            (work / prepared).unlink(missing_ok=True)
 
     print("\n".join(machine_lines()), flush=True)
     prepare(work, args.quick)

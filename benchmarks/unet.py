@@ -18,8 +18,7 @@ Each is the median of several timed repeats after a warm-up. The contenders
 are minipgd (NumPy + Numba, hand-written backprop) under its thread policy
 (one BLAS thread unless the user chose otherwise), serially and again with its
 default worker threads, one per core (large batches split over the workers,
-`minipgd/nn/unet.py`; large convolutions' two backward products side by side,
-`minipgd/nn/layers/conv1d.py`), PyTorch eager and JAX with
+`minipgd/nn/unet.py`), PyTorch eager and JAX with
 `jax.jit` (the whole train step, Optax Adam included, is one jitted function;
 JAX and PyTorch use their own thread pools). PyTorch and JAX are optional
 (`pip install -e .[bench]`); whichever is missing is skipped with a note.
@@ -31,7 +30,6 @@ same batch; if not, the script says so and exits with status 1.
 import argparse
 import importlib
 import importlib.util
-import math
 import os
 import statistics
 import sys
@@ -43,7 +41,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _common import cpu_name, minipgd_thread_scope, same_function  # noqa: E402  (benchmarks/, the script's own folder)
-from minipgd.nn.layers import conv1d  # noqa: E402
 from minipgd.nn.optim import Adam  # noqa: E402
 from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
 
@@ -53,8 +50,7 @@ N_LEVELS = 3
 LR = 2e-3
 TRAIN_BATCHES = (16, 256)
 FORWARD_BATCH = 1024
-PARAMS_AT_F32 = 179_129
-SIDE_BY_SIDE_DEFAULT = conv1d.MIN_FLOPS_SIDE_BY_SIDE  # the parameter count the architecture must have at F = 32, C = 25
+PARAMS_AT_F32 = 179_129  # the parameter count the architecture must have at F = 32, C = 25
 TOLERANCE = 1e-4  # same-function check: max |difference| / max(1, max |minipgd value|)
 
 
@@ -151,10 +147,8 @@ class MinipgdBench:
         self.name = "minipgd (NumPy + Numba), serial" if batch_workers == 1 else f"minipgd, {batch_workers} worker threads"
 
     def _use_threads(self):
-        """Serial: one thread throughout. Otherwise minipgd's defaults: large batches split over the workers
-        (`batch_workers`) and large convolutions' two backward products side by side."""
+        """Serial, or minipgd's default: large batches split over the worker threads (`batch_workers`)."""
         self.model.batch_workers = self.batch_workers
-        conv1d.MIN_FLOPS_SIDE_BY_SIDE = math.inf if self.batch_workers == 1 else SIDE_BY_SIDE_DEFAULT
 
     def num_parameters(self):
         return self.model.num_parameters()

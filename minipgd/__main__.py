@@ -38,7 +38,7 @@ EXPERIMENT_FILES = {  # what each experiment writes: (the option naming the fold
     "section53": (("figures", "fig5_likelihood.png"), ("figures", "fig6_dynamics_error.png"),
                   ("figures", "sec53_error_vs_likelihood.png"), ("results", "section53.md")),
     "table2": (("results", "table2.md"),),
-    "fidelity": (("results", "diffusion_fidelity.md"),),
+    "fidelity": (("figures", "fidelity_frontier.png"), ("results", "diffusion_fidelity.md")),
 }
 
 
@@ -124,6 +124,13 @@ def _resume_hint(checkpoint, total, every, command):
 
 
 def _experiment(args):
+    if args.name != "fidelity" and (args.unit or args.list_units or args.report_only):
+        raise ValueError("--unit, --list-units and --report-only are options of `experiment fidelity`")
+    if args.list_units:
+        from .experiments.fidelity import FidelityConfig
+
+        print("\n".join((FidelityConfig.smoke() if args.smoke else FidelityConfig()).unit_names()))
+        return
     work = args.work_dir or f"runs/{args.name}"
     outputs = [Path(getattr(args, folder)) / name for folder, name in EXPERIMENT_FILES[args.name]]
     for path in outputs:
@@ -150,13 +157,22 @@ def _section53(args, work, likelihood_png, error_png, scatter_png, table_md):
     print(f"wrote {likelihood_png}, {error_png}, {scatter_png} and {table_md}")
 
 
-def _fidelity(args, work, table_md):
-    from .experiments.fidelity import FidelityConfig, fidelity_table, run_fidelity
+def _fidelity(args, work, frontier_png, table_md):
+    from .experiments.fidelity import FidelityConfig, load_results, run_fidelity
+    from .experiments.fidelity_report import frontier_table, plot_frontier
 
     config = FidelityConfig.smoke() if args.smoke else FidelityConfig()
-    table = fidelity_table(run_fidelity(work, config, log=log), config, args.command_line)
-    write_report(table_md, "# Diffusion model fidelity\n\n" + table)
+    results_dir = Path(args.results) / "fidelity"
+    if args.report_only:
+        results = load_results(results_dir, config)
+    else:
+        results = run_fidelity(work, results_dir, config, only=args.unit, jobs=args.jobs, log=log)
+    frontier_png.parent.mkdir(parents=True, exist_ok=True)
+    plot_frontier(results, frontier_png)
+    table = frontier_table(results, args.command_line, results_dir.as_posix())
+    write_report(table_md, "# Diffusion model fidelity: the frontier\n\n" + table)
     print(table)
+    print(f"wrote {frontier_png} and {table_md}")
 
 
 def _table2(args, work, table_md):
@@ -301,14 +317,20 @@ def build_parser():
     experiment = command("experiment", _experiment, "run one of the paper's experiments; writes figures/tables")
     experiment.add_argument("name", choices=sorted(EXPERIMENT_FILES),
                             help="section53: likelihood vs λ (Fig. 5) and dynamics error (Fig. 6) on halfcheetah; "
-                                 "table2: agents on real, unguided and guided data (Table 2); fidelity: dynamics "
-                                 "error of unguided samples by model size and training")
+                                 "table2: agents on real, unguided and guided data (Table 2); fidelity: the frontier "
+                                 "of unguided samples' dynamics error against training CPU-minutes")
     experiment.add_argument("--work-dir", help="datasets, models and raw results are kept here and reused by a "
                                                "rerun (default runs/NAME)")
     experiment.add_argument("--figures", default="figures", help="where the PNGs go")
     experiment.add_argument("--results", default="results", help="where the markdown table goes")
     experiment.add_argument("--smoke", action="store_true", help="a smoke run of the whole pipeline in seconds")
-    experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="table2: units run at once")
+    experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="table2, fidelity: units run at once")
+    experiment.add_argument("--unit", action="append",
+                            help="fidelity: run only this unit (repeatable; default: every unit without a result; "
+                                 "--list-units names them)")
+    experiment.add_argument("--list-units", action="store_true", help="fidelity: print the sweep's units and stop")
+    experiment.add_argument("--report-only", action="store_true",
+                            help="fidelity: make the table and figure from the result files, run nothing")
     experiment.add_argument("--force", action="store_true", help="overwrite existing figures and results files")
     return parser
 

@@ -160,19 +160,3 @@ def test_a_file_of_another_kind_is_refused_clearly(make, rng, tmp_path):
             with pytest.raises(ValueError, match=f"holds a '{kind}' file, not the .* actor expected"):
                 load(tmp_path / name)
 
-
-@AGENTS
-def test_networks_updated_side_by_side_give_the_serial_result(make, monkeypatch):
-    """The twin critics (and IQL's actor) step in worker threads; the result is the serial one, bit for bit."""
-    from minipgd.nn import threads
-
-    def train(workers):
-        monkeypatch.setattr(threads, "parallel_workers", lambda: workers)
-        agent, rng = make(np.random.default_rng(3)), np.random.default_rng(4)
-        infos = [agent.update(batch(rng), rng) for _ in range(4)]  # TD3+BC's actor steps at updates 2 and 4
-        return infos, agent.state_dict()
-
-    (serial_infos, serial_state), (parallel_infos, parallel_state) = train(1), train(2)
-    assert serial_infos == parallel_infos
-    for name in serial_state:
-        np.testing.assert_array_equal(serial_state[name], parallel_state[name], err_msg=name)

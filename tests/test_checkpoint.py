@@ -24,6 +24,16 @@ def test_unet_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(restored.forward(x, s), original.forward(x, s))
 
 
+def test_a_checkpoint_with_the_old_convolution_layout_is_refused_clearly(tmp_path):
+    """Before 2026-11-28 convolution weights were stored (out, in, k); such files must not load silently."""
+    save_unet(tmp_path / "unet.npz", model(1))
+    arrays, meta = load_checkpoint(tmp_path / "unet.npz")
+    old = {name: a.transpose(2, 1, 0) if a.ndim == 3 else a for name, a in arrays.items()}
+    save_checkpoint(tmp_path / "old.npz", old, meta)
+    with pytest.raises(ValueError, match=r"\(out, in, k\) layout .* retrain the model"):
+        load_unet(tmp_path / "old.npz")
+
+
 def test_optimizer_state_round_trip(tmp_path, rng):
     net = model(1)
     opt = Adam(net)

@@ -1,11 +1,67 @@
-"""The diffusion-fidelity experiment in its smoke configuration."""
+"""The fidelity frontier: its metrics on real data, and the sweep end to end at toy size."""
+import json
+
+import numpy as np
+import pytest
+
 from minipgd.__main__ import main
-from minipgd.experiments.fidelity import FidelityConfig
+from minipgd.analysis.dynamics_error import dynamics_error, reward_error
+from minipgd.diffusion import TrajectoryLayout
+from minipgd.diffusion.windows import trajectory_windows
+from minipgd.envs.registry import make_env
+from minipgd.experiments.fidelity import PETS, FidelityConfig
+from minipgd.recipes.collect import collect_dataset
 
 
-def test_smoke_fidelity_reports_every_model_and_sampler_setting(tmp_path):
-    main(["experiment", "fidelity", "--smoke", "--work-dir", str(tmp_path / "work"), "--results", str(tmp_path)])
-    table = (tmp_path / "diffusion_fidelity.md").read_text()
+def test_reward_and_dynamics_errors_are_zero_on_real_windows():
+    dataset = collect_dataset("halfcheetah-medium", 300, seed=0, log=lambda _: None)
+    raw = trajectory_windows(dataset, horizon=8, log=lambda _: None)[:20]
+    layout, env = TrajectoryLayout(dataset.obs_dim, dataset.act_dim), make_env(dataset.metadata["env_id"])
+    assert np.max(reward_error(env, raw, layout)) < 1e-10
+    assert np.max(dynamics_error(env, raw, layout)) < 1e-10
+
+
+def test_reward_error_sees_a_wrong_reward():
+    dataset = collect_dataset("halfcheetah-random", 100, seed=0, log=lambda _: None)
+    raw = trajectory_windows(dataset, horizon=4, log=lambda _: None)[:3]
+    layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
+    raw[:, layout.reward, 2] += 0.5
+    error = reward_error(make_env(dataset.metadata["env_id"]), raw, layout)
+    np.testing.assert_allclose(error[:, 2], 0.25, rtol=1e-8)
+    assert np.max(np.delete(error, 2, axis=1)) < 1e-10
+
+
+def _fidelity(tmp_path, *extra):
+    main(["experiment", "fidelity", "--smoke", "--work-dir", str(tmp_path / "work"), "--results", str(tmp_path),
+          "--figures", str(tmp_path), *extra])
+
+
+def test_smoke_frontier_runs_every_unit_and_reports_from_the_result_files(tmp_path, capsys):
     config = FidelityConfig.smoke()
-    assert table.count("\n| 16 |") == len(config.models) * len(config.sampler_steps)
+    _fidelity(tmp_path)
+    files = sorted(p.stem for p in (tmp_path / "fidelity").glob("*.json"))
+    assert files == sorted(config.unit_names())
+    unit = json.loads((tmp_path / "fidelity" / f"{config.units[0].name}.json").read_text())
+    assert unit["training"]["cpu"] > 0 and unit["training"]["step"] == config.units[0].train_steps
+    assert {"numpy", "numba", "mujoco", "python"} <= set(unit["versions"]) and unit["machine"]["cores"] >= 1
+    assert [e["sampler_steps"] for e in unit["evaluations"]] == list(config.sampler_steps)
+    table = (tmp_path / "diffusion_fidelity.md").read_text()
+    assert table.count("\n| diffusion |") == len(config.units) * len(config.sampler_steps)
+    assert "\n| PETS, behavior policy |" in table
+    assert (tmp_path / "fidelity_frontier.png").stat().st_size > 0
     assert not list((tmp_path / "work").glob("*.run.npz"))  # training state removed once a model is saved
+
+    capsys.readouterr()
+    (tmp_path / "fidelity" / f"{PETS}.json").unlink()
+    _fidelity(tmp_path, "--force", "--unit", PETS)  # only the missing unit runs again
+    assert f"{len(config.unit_names()) - 1} of {len(config.unit_names())} units have results" in capsys.readouterr().out
+    _fidelity(tmp_path, "--force", "--report-only")
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert [line for line in (tmp_path / "diffusion_fidelity.md").read_text().splitlines()
+            if line.startswith("| ")] == rows  # the same table from the result files alone
+
+
+def test_an_unknown_unit_is_refused_before_any_work(tmp_path):
+    with pytest.raises(SystemExit, match="no unit 'F999'"):
+        _fidelity(tmp_path, "--unit", "F999")
+    assert not list(tmp_path.rglob("*.npz")) and not list(tmp_path.rglob("*.json"))

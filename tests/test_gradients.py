@@ -42,17 +42,6 @@ def test_conv1d(rng, backend, kernel_size, stride, padding):
     assert_gradients_match(conv, [rng.standard_normal((3, 9, 4))], rng)
 
 
-def test_conv1d_with_its_two_gradients_side_by_side(rng, monkeypatch):
-    """Large convolutions take dL/dW and dL/dx in two worker threads: the same check, on that path."""
-    from minipgd.nn import threads
-    from minipgd.nn.layers import conv1d
-
-    monkeypatch.setattr(conv1d, "MIN_FLOPS_SIDE_BY_SIDE", 0)
-    monkeypatch.setattr(threads, "parallel_workers", lambda: 2)
-    conv = Conv1d(4, 6, 3, rng, dtype=F64)
-    assert_gradients_match(conv, [rng.standard_normal((3, 9, 4))], rng)
-
-
 def test_group_norm(rng, backend):
     norm = GroupNorm(2, 6, dtype=F64)
     norm.params["weight"][:] = rng.standard_normal(6)  # away from the identity initialisation

@@ -154,18 +154,13 @@ def test_side_by_side_returns_results_in_order_serially_or_in_workers():
     assert threads.side_by_side() == []
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="needs Linux and at least 2 cores")
-def test_workers_are_pinned_one_per_core():
-    cores = sorted(os.sched_getaffinity(0))
-    both_running = threading.Barrier(2, timeout=10)  # each of the two tasks waits for the other: one per worker
+def test_side_by_side_inside_a_worker_runs_serially():
+    """A nested call must not wait for workers that are all busy with the outer calls (it would deadlock)."""
+    def nested(_):
+        return threading.current_thread().name, threads.side_by_side(lambda: threading.current_thread().name)
 
-    def affinity(_):
-        both_running.wait()
-        return os.sched_getaffinity(0)
-
-    seen = list(threads.worker_pool(2).map(affinity, range(2)))
-    assert sorted(seen, key=min) == [{cores[0]}, {cores[1]}]
+    for outer, inner in threads.worker_pool(2).map(nested, range(4)):
+        assert inner == [outer]
 
 
 @needs_openblas

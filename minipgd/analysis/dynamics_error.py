@@ -4,19 +4,36 @@ For each synthetic trajectory the real environment is put in the trajectory's
 first state and its actions are replayed open loop; the error at rollout step j
 is the mean over state dimensions of (s_j^synthetic − s_j^real)². Step 0 is 0 by
 construction. The same function scores diffusion samples and world-model rollouts.
+
+The reward error checks the reward channel the same way, one transition at a time:
+the simulator is put in each synthetic state s_t, stepped with a_t, and its reward
+compared with the synthetic r_t. On real data both errors are 0.
 """
 import numpy as np
 
-from ..envs.mujoco import replay_actions
+from ..envs.mujoco import replay_actions, step_from_observation
 
 
 def dynamics_error(env, raw, layout):
     """Per-trajectory, per-step squared state error (n, H) of raw trajectories (n, C, H) in env units."""
-    raw = np.asarray(raw, dtype=np.float64)
-    if raw.ndim != 3 or raw.shape[1] != layout.channels:
-        raise ValueError(f"expected trajectories (n, {layout.channels}, H) for {layout.describe()}, got {raw.shape}")
-    parts = layout.split(raw)
+    parts = _split(raw, layout)
     states = parts["observations"]  # (n, H, obs)
     actions = parts["actions"][:, :-1]  # the H − 1 actions that lead to states 1 .. H−1
     real = np.stack([replay_actions(env, s[0], a) for s, a in zip(states, actions)])
     return np.mean((states - real) ** 2, axis=-1)
+
+
+def reward_error(env, raw, layout):
+    """Per-trajectory, per-transition squared reward error (n, H): (r_t − r_sim(s_t, a_t))², r_sim the
+    simulator's reward for a_t taken in the synthetic state s_t."""
+    parts = _split(raw, layout)
+    simulated = np.array([[step_from_observation(env, s, a)[1] for s, a in zip(states, actions)]
+                          for states, actions in zip(parts["observations"], parts["actions"])])
+    return (parts["rewards"] - simulated) ** 2
+
+
+def _split(raw, layout):
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.ndim != 3 or raw.shape[1] != layout.channels:
+        raise ValueError(f"expected trajectories (n, {layout.channels}, H) for {layout.describe()}, got {raw.shape}")
+    return layout.split(raw)

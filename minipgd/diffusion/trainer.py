@@ -21,6 +21,9 @@ from .model import TrajectoryDiffusion
 from .trajectory import TrajectoryNormalizer, check_trajectories
 
 
+WHAT_RUN = "diffusion training checkpoint"
+
+
 @dataclass(frozen=True)
 class DiffusionTrainConfig:
     steps: int = 20_000
@@ -75,16 +78,17 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
     ema = TemporalUNet(unet_cfg, rng)
     ema.load_state_dict(model.state_dict())
     denoiser, optimizer, start = Denoiser(model), Adam(model, lr=config.lr), 0
+    spent = {"cpu": 0.0, "wall": 0.0}  # seconds of training before this call (a resumed run's earlier part)
     provenance = None  # what the run is made from, recorded in (and checked against) its checkpoint
     if checkpoint is not None:
         provenance = {"dataset": fingerprint({"trajectories": raw}), "squash_actions": squash_actions,
                       "config": asdict(replace(config, unet=unet_cfg))}
     if checkpoint is not None and os.path.exists(checkpoint):
-        start = _resume(checkpoint, model, ema, optimizer, rng, provenance)
+        start, spent = _resume(checkpoint, model, ema, optimizer, rng, provenance)
         log(f"resumed from {checkpoint} at step {start}/{config.steps}")
     log(f"training diffusion: {len(train)} train / {len(val)} held-out trajectories, {layout.describe()}, "
         f"H={unet_cfg.horizon}, {model.num_parameters():,} parameters, {config.steps} steps")
-    tic, losses = time.perf_counter(), []
+    tic, cpu_tic, losses = time.perf_counter(), time.process_time(), []
     for step in range(start, config.steps):
         batch = train[rng.integers(0, len(train), size=config.batch_size)]
         model.zero_grad()
@@ -101,24 +105,34 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
             log(f"  step {done:>7}/{config.steps}  loss {np.mean(losses):.4f}{val_text}  ({rate:.0f} steps/s)")
             losses = []
         if checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
-            _save_run(checkpoint, model, ema, optimizer, rng, done, provenance)
+            seconds = {"cpu": spent["cpu"] + time.process_time() - cpu_tic,
+                       "wall": spent["wall"] + time.perf_counter() - tic}
+            _save_run(checkpoint, model, ema, optimizer, rng, done, provenance, seconds)
     return TrajectoryDiffusion(ema, normalizer)
 
 
-def _save_run(path, model, ema, optimizer, rng, step, provenance):
+def _save_run(path, model, ema, optimizer, rng, step, provenance, seconds):
+    """The run state; `seconds`: {"cpu", "wall"} spent training so far, over all resumed parts (`training_seconds`)."""
     arrays = {**prefixed(model.state_dict(), "model."), **prefixed(ema.state_dict(), "ema."),
               **prefixed(optimizer.state_dict(), "adam.")}
-    meta = {"kind": "DiffusionTrainingRun", "step": step, "rng": rng.bit_generator.state, "provenance": provenance}
+    meta = {"kind": "DiffusionTrainingRun", "step": step, "rng": rng.bit_generator.state, "provenance": provenance,
+            "seconds": seconds}
     save_checkpoint(path, arrays, meta)
 
 
+def training_seconds(checkpoint):
+    """{"step", "cpu", "wall"} of a training run checkpoint: CPU seconds (all threads) and wall-clock seconds
+    spent up to its last save, summed over interrupted and resumed parts."""
+    meta = load_checkpoint(checkpoint, kind="DiffusionTrainingRun", what=WHAT_RUN)[1]
+    return {"step": int(meta["step"]), **meta.get("seconds", {"cpu": float("nan"), "wall": float("nan")})}
+
+
 def _resume(path, model, ema, optimizer, rng, provenance):
-    what = "diffusion training checkpoint"
-    arrays, meta = load_checkpoint(path, kind="DiffusionTrainingRun", what=what)
-    check_provenance(path, meta, provenance, what)
+    arrays, meta = load_checkpoint(path, kind="DiffusionTrainingRun", what=WHAT_RUN)
+    check_provenance(path, meta, provenance, WHAT_RUN)
     model.load_state_dict(unprefixed(arrays, "model."))
     ema.load_state_dict(unprefixed(arrays, "ema."))
     optimizer.load_state_dict(unprefixed(arrays, "adam."))
     rng.bit_generator.state = meta["rng"]
-    return int(meta["step"])
+    return int(meta["step"]), meta.get("seconds", {"cpu": 0.0, "wall": 0.0})  # older checkpoints kept no time
 

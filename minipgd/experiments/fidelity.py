@@ -1,38 +1,105 @@
-"""How faithful is a diffusion model to the real dynamics? Dynamics error by model size and training.
+"""How faithful is a diffusion model to the real dynamics, for how much training? The fidelity frontier.
 
 Sec. 5.3 scores synthetic trajectories by their dynamics error against the real
-simulator. Unguided samples isolate the model's own error (no guidance pulls the
-actions away from the data), so this experiment trains trajectory diffusion models
-of several widths F and training lengths on one dataset and reports the error of
-unguided samples after one step and over the whole trajectory, for several
-numbers of sampler steps (the paper: "diminishing improvement in dynamics error
-beyond 256 timesteps", App. A.2).
+simulator, and finds PGD's lower than a PETS world model's. Unguided samples
+isolate the diffusion model's own error (no guidance pulls the actions away from
+the data), so this sweep trains models of halfcheetah-medium in several ways and
+scores unguided samples, to find the error each CPU-minute of training buys.
+
+A *unit* is one way to train a model: U-Net width F, training steps, batch size
+and learning rate, dataset size, block activation (`FidelityUnit`). For each unit
+it records the training's CPU time (all threads) and, for each number of sampler
+steps, the dynamics MSE after one step and over steps 1–15 (per state dimension)
+and the reward MSE against the simulator's reward for the sampled (s_t, a_t)
+(`analysis/dynamics_error.py`). The reference unit, "pets", is the paper's
+autoregressive baseline trained on the same data and rolled out with the
+behavior policy that collected it (the committed actor with its collection
+noise) from dataset states: trajectories of the policy that unguided samples
+imitate, scored the same way.
+
+Each unit's result is a small JSON file in the results folder
+(`results/fidelity/UNIT.json`, with versions and machine), written when the unit
+finishes. A rerun skips units whose file is there, so the sweep continues on
+another machine that has only the repository once the files are committed;
+trained models stay in the work folder (not committed). `--unit NAME` runs only
+the named units. The table and the figure are made from the files alone.
 """
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..analysis.dynamics_error import dynamics_error
+from ..analysis.dynamics_error import dynamics_error, reward_error
+from ..diffusion import TrajectoryLayout
 from ..envs.registry import make_env
+from ..nn.checkpoint import write_text_atomically
+from ..nn.threads import under_thread_policy
 from ..nn.unet import HORIZON
-from .artifacts import cached_dataset, cached_diffusion, diffusion_path
+from ..recipes.collect import behavior_policy
+from ..world_models import EnsembleConfig, train_ensemble, truncated_rollouts
+from .artifacts import cached_dataset, cached_diffusion, diffusion_path, training_record
+from .provenance import provenance
+from .units import run_units
+
+PETS = "pets"
+
+
+@dataclass(frozen=True)
+class FidelityUnit:
+    """One way to train a diffusion model of the dataset (Table 3's batch 16 and lr 2e-3 by default)."""
+
+    features: int = 64
+    train_steps: int = 60_000
+    batch_size: int = 16
+    lr: float = 2e-3
+    transitions: int = 100_000
+    activation: str = "relu"  # the authors' blocks; "mish": Diffuser's activation
+    seed: int = 0
+
+    @property
+    def name(self):
+        return (f"F{self.features}-{self.train_steps}steps-batch{self.batch_size}-lr{self.lr:g}-"
+                f"{self.transitions}transitions-{self.activation}-seed{self.seed}")
+
+
+# The sweep, cheapest first. Width moved the error most in the first fidelity run (F = 32 -> 64 cut
+# it 4x); the paper trains 250 epochs at batch 16, far beyond a CPU's 45 minutes, so larger batches
+# with a larger learning rate (square-root scaling) buy more epochs per CPU-minute.
+FRONTIER = (
+    FidelityUnit(features=32, train_steps=20_000),
+    FidelityUnit(features=32, train_steps=60_000),
+    FidelityUnit(features=64, train_steps=60_000),
+    FidelityUnit(features=64, train_steps=60_000, batch_size=64, lr=4e-3),
+    FidelityUnit(features=64, train_steps=60_000, transitions=1_000_000),
+    FidelityUnit(features=128, train_steps=60_000),
+    FidelityUnit(features=64, train_steps=180_000),
+    FidelityUnit(features=64, train_steps=60_000, activation="mish"),
+    FidelityUnit(features=128, train_steps=60_000, batch_size=64, lr=4e-3),
+    FidelityUnit(features=128, train_steps=120_000),
+)
 
 
 @dataclass(frozen=True)
 class FidelityConfig:
     dataset: str = "halfcheetah-medium"
-    transitions: int = 100_000
-    models: tuple = ((32, 20_000), (32, 60_000), (64, 60_000))  # (U-Net width F, training steps)
+    units: tuple = FRONTIER
     sampler_steps: tuple = (64, 256)
     n_trajectories: int = 512
     horizon: int = HORIZON
-    seed: int = 0
+    pets_transitions: int = 100_000
+    pets_steps: int = 4_000  # as Section 5.3's PETS
+    pets_hidden: tuple = (200, 200, 200, 200)
 
     @classmethod
     def smoke(cls):
-        return cls(transitions=2_000, models=((16, 10), (16, 20)), sampler_steps=(4,), n_trajectories=4)
+        units = (FidelityUnit(16, 10, transitions=2_000), FidelityUnit(16, 10, batch_size=32, lr=4e-3, transitions=2_000))
+        return cls(units=units, sampler_steps=(4,), n_trajectories=4, pets_transitions=2_000, pets_steps=20,
+                   pets_hidden=(16,))
+
+    def unit_names(self):
+        return [PETS] + [unit.name for unit in self.units]
 
 
 def unguided_dynamics_error(model, env, n_trajectories, sampler_steps, seed):
@@ -41,31 +108,89 @@ def unguided_dynamics_error(model, env, n_trajectories, sampler_steps, seed):
     return dynamics_error(env, raw, model.layout)
 
 
-def run_fidelity(work, config=FidelityConfig(), log=print):
-    """-> rows {features, train_steps, parameters, sampler_steps, step1, mean, seconds} (model training cached)."""
-    dataset = cached_dataset(os.path.join(work, f"{config.dataset}.npz"), config.dataset, config.transitions, log)
-    env = make_env(dataset.metadata["env_id"])
-    rows = []
-    for features, steps in config.models:
-        model = cached_diffusion(diffusion_path(work, features, steps, config.seed), dataset, config.horizon,
-                                 features, steps, config.seed, log)
-        for n_steps in config.sampler_steps:
-            started = time.perf_counter()
-            error = unguided_dynamics_error(model, env, config.n_trajectories, n_steps, config.seed)
-            rows.append({"features": features, "train_steps": steps, "parameters": model.unet.num_parameters(),
-                         "sampler_steps": n_steps, "step1": float(error[:, 1].mean()),
-                         "mean": float(error[:, 1:].mean()), "seconds": time.perf_counter() - started})
-            log(f"F = {features}, {steps} training steps, {n_steps} sampler steps: dynamics MSE after one step "
-                f"{rows[-1]['step1']:.3f}, over the trajectory {rows[-1]['mean']:.3f}")
-    return rows
+def scores(env, raw, layout):
+    """{dynamics MSE after one step, over steps 1–15, reward MSE} of raw trajectories (n, C, H)."""
+    error = dynamics_error(env, raw, layout)
+    return {"dynamics_mse_step1": float(error[:, 1].mean()), "dynamics_mse": float(error[:, 1:].mean()),
+            "reward_mse": float(reward_error(env, raw, layout).mean())}
 
 
-def fidelity_table(rows, config, command):
-    lines = [f"Produced by `{command}`: unguided samples of models trained on {config.dataset} "
-             f"({config.n_trajectories} trajectories of H = {config.horizon}, seed {config.seed}); dynamics MSE "
-             "against the real simulator, per state dimension.", "",
-             "| U-Net width F | parameters | training steps | sampler steps | MSE after 1 step | MSE, steps 1–15 |",
-             "|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['features']} | {r['parameters']:,} | {r['train_steps']:,} | {r['sampler_steps']} | "
-              f"{r['step1']:.3f} | {r['mean']:.3f} |" for r in rows]
-    return "\n".join(lines) + "\n\nConfiguration: `" + str(asdict(config)) + "`\n"
+def result_path(results_dir, name):
+    return os.path.join(results_dir, f"{name}.json")
+
+
+def _dataset(work, config, transitions, log):
+    return cached_dataset(os.path.join(work, f"{config.dataset}-{transitions}.npz"), config.dataset, transitions, log)
+
+
+@under_thread_policy  # in a worker process too
+def run_unit(work, results_dir, config, name, log=print):
+    """Train (or load) one unit's model, score it, write its JSON; -> (name, seconds)."""
+    started = time.perf_counter()
+    result = _pets_unit(work, config, log) if name == PETS else _diffusion_unit(work, config, name, log)
+    result.update(unit=name, dataset=config.dataset, n_trajectories=config.n_trajectories, **provenance())
+    write_text_atomically(result_path(results_dir, name), json.dumps(result, indent=1))
+    return name, time.perf_counter() - started
+
+
+def _diffusion_unit(work, config, name, log):
+    unit = next(unit for unit in config.units if unit.name == name)
+    dataset = _dataset(work, config, unit.transitions, log)
+    path = diffusion_path(work, unit.features, unit.train_steps, unit.seed, unit.batch_size, unit.lr, unit.activation)
+    model = cached_diffusion(path, dataset, config.horizon, unit.features, unit.train_steps, unit.seed, log,
+                             unit.batch_size, unit.lr, unit.activation)
+    env, training = make_env(dataset.metadata["env_id"]), training_record(path)
+    evaluations = []
+    for n_steps in config.sampler_steps:
+        tic = time.perf_counter()
+        raw = model.sample(config.n_trajectories, np.random.default_rng([unit.seed, n_steps]), n_steps=n_steps)
+        evaluations.append({"sampler_steps": n_steps, "sample_seconds": time.perf_counter() - tic,
+                            **scores(env, raw, model.layout)})
+        log(f"{name}, {n_steps} sampler steps: dynamics MSE {evaluations[-1]['dynamics_mse']:.3f}, "
+            f"reward MSE {evaluations[-1]['reward_mse']:.4f}")
+    epochs = training["step"] * training["batch_size"] / training["windows"] if training else None
+    return {"settings": asdict(unit), "parameters": model.unet.num_parameters(), "training": training,
+            "epochs": epochs, "evaluations": evaluations}
+
+
+def _pets_unit(work, config, log):
+    dataset = _dataset(work, config, config.pets_transitions, log)
+    ensemble_config = EnsembleConfig(steps=config.pets_steps, hidden=config.pets_hidden, seed=0,
+                                     eval_every=max(config.pets_steps // 4, 1))
+    cpu, wall = time.process_time(), time.perf_counter()
+    ensemble = train_ensemble(dataset.arrays(), ensemble_config, log=log)
+    training = {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall, "step": config.pets_steps}
+    rng = np.random.default_rng(1)
+    starts = dataset.observations[rng.integers(0, len(dataset.observations), config.n_trajectories)]
+    layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
+    raw = truncated_rollouts(ensemble, behavior_policy(config.dataset), starts, config.horizon, rng, layout)
+    evaluation = scores(make_env(dataset.metadata["env_id"]), raw, layout)
+    log(f"PETS with the behavior policy: dynamics MSE {evaluation['dynamics_mse']:.3f}, "
+        f"reward MSE {evaluation['reward_mse']:.4f}")
+    parameters = sum(member.num_parameters() for member in ensemble.members)
+    return {"settings": asdict(ensemble_config), "parameters": parameters, "training": training,
+            "evaluations": [evaluation]}
+
+
+def run_fidelity(work, results_dir, config=FidelityConfig(), only=None, jobs=1, log=print):
+    """Run the units (all, or those named in `only`) that have no result file yet; -> every result found."""
+    names = config.unit_names()
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise ValueError(f"no unit {unknown[0]!r} in the sweep; the units are: {', '.join(names)}")
+    os.makedirs(results_dir, exist_ok=True)
+    todo = [name for name in (only or names) if not os.path.exists(result_path(results_dir, name))]
+    log(f"{len(names) - len(todo)} of {len(names)} units have results in {results_dir}; running {len(todo)}")
+    for name, seconds in run_units(run_unit, [(work, results_dir, config, name) for name in todo], jobs):
+        log(f"finished {name} in {seconds / 60:.1f} min")
+    return load_results(results_dir, config)
+
+
+def load_results(results_dir, config):
+    """{unit name: result} of the units of `config` whose result file is in `results_dir`."""
+    results = {}
+    for name in config.unit_names():
+        if os.path.exists(result_path(results_dir, name)):
+            with open(result_path(results_dir, name), encoding="utf-8") as f:
+                results[name] = json.load(f)
+    return results

@@ -16,9 +16,7 @@ under minipgd's thread policy (one BLAS thread unless the user chose otherwise:
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -32,6 +30,7 @@ from ..rl.synthetic import SOURCES, Algorithm2Config
 from .artifacts import cached_dataset, cached_diffusion, silent
 from .fidelity import unguided_dynamics_error
 from .offline_run import ALGORITHMS, run_offline_agent
+from .units import run_units
 
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
 
@@ -128,7 +127,7 @@ def run_unit(work, config, kind, args):
 def run_table2(work, config=Table2Config(), jobs=1, log=print):
     """Run every unit not yet done; returns the list of run results (all of them, old and new)."""
     if jobs < 1:
-        raise ValueError(f"--jobs must be positive, got {jobs}")
+        raise ValueError(f"--jobs must be positive, got {jobs}")  # before any work
     started = time.perf_counter()
     _claim(work, config)
     for name in config.datasets:  # a few seconds each, done first and in order
@@ -140,7 +139,7 @@ def run_table2(work, config=Table2Config(), jobs=1, log=print):
     log(f"{done} of {total} units already done; running {len(todo)} with {jobs} job(s)")
     for phase in ("diffusion", "agent"):  # agents on synthetic data wait for every model
         pending = [(kind, args) for kind, args in todo if kind == phase]
-        for describe, seconds in _execute(work, config, pending, jobs):
+        for describe, seconds in run_units(run_unit, [(work, config, kind, args) for kind, args in pending], jobs):
             done += 1
             log(f"[{done}/{total}] {describe} ({seconds:.0f} s, {(time.perf_counter() - started) / 60:.1f} min so far)")
     return load_results(work, config)
@@ -155,17 +154,6 @@ def _claim(work, config):
                 raise ValueError(f"{work} holds a sweep with other settings ({path}); use another --work-dir")
     else:
         write_text_atomically(path, json.dumps(settings, indent=1))
-
-
-def _execute(work, config, pending, jobs):
-    if jobs == 1:
-        for kind, args in pending:
-            yield run_unit(work, config, kind, args)
-        return
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_unit, work, config, kind, args) for kind, args in pending]
-        for future in as_completed(futures):
-            yield future.result()
 
 
 def diffusion_fidelity(work, config, n_trajectories=256):

@@ -38,21 +38,19 @@ found (macOS Accelerate, MKL, Windows) nothing happens, silently. Importing
 this module changes nothing.
 
 Worker threads. minipgd's own parallelism is Python threads that block, never
-spin: the U-Net's batch split (`TemporalUNet.batch_workers`) and independent
-networks updated side by side (the agents' twin critics, `side_by_side`). NumPy's
-BLAS and minipgd's Numba kernels (`nogil=True`) release the GIL, so with one BLAS
-thread per worker the workers run on separate cores. Each worker is pinned to
-one of the process's cores (Linux): otherwise the scheduler wakes a worker on
-the core of the thread that woke it, and a parallel region shorter than its load
-balancing (a few ms: one agent update) runs serially, both workers on one core.
-Measured on the 2-core machine: the two critic updates of a TD3+BC step took
-3.1 ms one after the other, 3.2 ms side by side on unpinned workers when the
-process had been idle for 3 ms before, 1.8 ms on pinned workers.
+spin: the U-Net's batch split (`TemporalUNet.batch_workers`) and guidance's
+policy evaluated over many states in parts (`side_by_side`). NumPy's BLAS and
+minipgd's Numba kernels (`nogil=True`) release the GIL, so with one BLAS thread
+per worker the workers run on separate cores. They pay where a parallel region
+lasts several milliseconds. Shorter regions (one agent update's two critics, the
+two backward products of one convolution) gained on a quiet machine only with
+each worker pinned to its own core, and pinned workers lost more beside busy
+neighbours than they gained alone (benchmarks/README.md), so workers are not
+pinned and such regions run serially.
 """
 import contextlib
 import ctypes
 import functools
-import itertools
 import os
 import sys
 import threading
@@ -222,14 +220,9 @@ def under_thread_policy(function):
     return run
 
 
+WORKER_NAME = "minipgd-worker"
 _POOLS = {}  # worker count -> ThreadPoolExecutor, made on first use and kept (idle workers wait blocked)
 _POOLS_LOCK = threading.Lock()
-
-
-def _pin_to_core(counter, cores):
-    """Worker initializer: pin this thread to the next of `cores` (Linux; elsewhere nothing happens)."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {cores[next(counter) % len(cores)]})  # pid 0: the calling thread
 
 
 _LOADED = []  # the OpenBLAS libraries found by the first `blas_thread_count` (NumPy's is loaded with NumPy)
@@ -246,24 +239,24 @@ def blas_thread_count():
 def parallel_workers():
     """How many worker threads minipgd's own parallel regions use: the cores available, divided by the
     BLAS threads each product already takes (one worker, i.e. none, under OpenBLAS's default threads:
-    two workers each with two spinning BLAS threads on two cores made TD3+BC updates 10x slower)."""
+    two workers each with two spinning BLAS threads on two cores made TD3+BC updates 8x slower)."""
     return max(1, available_cores() // blas_thread_count())
 
 
 def worker_pool(n):
-    """A pool of n blocking worker threads, each pinned to its own core of this process (see above)."""
+    """A pool of n blocking worker threads (see above), made on first use and kept."""
     with _POOLS_LOCK:
         if n not in _POOLS:
-            cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-            _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minipgd-worker",
-                                           initializer=_pin_to_core, initargs=(itertools.count(), cores))
+            _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix=WORKER_NAME)
         return _POOLS[n]
 
 
 def side_by_side(*calls, workers=None):
     """Run independent calls (nothing writable shared between them) on `workers` threads (default:
-    `parallel_workers()`); their results, in order. With one worker, or one call, they run here, one by one.
-    Called from a worker, which is pinned to one core, the default is one: nested calls run in that worker."""
+    `parallel_workers()`); their results, in order. With one worker, or one call, they run here, one by one,
+    and so they do when called from a worker (its pool's workers may all be waiting for their own calls)."""
+    if threading.current_thread().name.startswith(WORKER_NAME):
+        workers = 1
     workers = min(parallel_workers() if workers is None else workers, len(calls))
     if workers <= 1:
         return [call() for call in calls]

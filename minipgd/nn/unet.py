@@ -19,7 +19,7 @@ is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
 Batch threads: `model.batch_workers = n` (default None: `threads.parallel_workers()`, the cores
 available when BLAS runs one thread per product; 1 turns it off) splits a batch
 of at least `MIN_ROWS_PER_WORKER * n` trajectories into n parts and runs them in n
-pinned worker threads (`threads.worker_pool`), each through its own replica of the network (the same parameter
+worker threads (`threads.worker_pool`), each through its own replica of the network (the same parameter
 arrays, its own cached activations and gradient arrays). The threads block, they
 do not spin: NumPy's BLAS and minipgd's Numba kernels (`nogil=True`) release the
 GIL, so with one BLAS thread per worker the parts run side by side on n cores, and
@@ -185,7 +185,8 @@ class TemporalUNet(Module):
                 raise ValueError(
                     f"parameter {name!r} has shape {shape}: a convolution weight in the (out, in, k) layout that "
                     f"minipgd wrote before 2026-11-28; the U-Net now stores (k, in, out) (nn/layers/conv1d.py). "
-                    f"This checkpoint cannot be loaded: retrain the model")
+                    f"This checkpoint cannot be loaded: retrain the model (a training run's checkpoint: start the "
+                    f"run over, e.g. with --force)")
         super().load_state_dict(state)
 
     def _replicas(self, n):

@@ -26,6 +26,7 @@ from ..envs.registry import make_env, parse_dataset_name
 from ..nn.checkpoint import load_checkpoint, unprefixed
 from ..rl.agent import SavedActor, saved_state_norm
 from ..rl.evaluation import episode_seed
+from ..rl.policy import DeterministicGaussianPolicy
 from ..rl.td3 import actor_from_state, load_actor
 from .behavior import POLICY_DIR
 
@@ -75,6 +76,15 @@ def _noisy(act, obs, noise, rng):
 def _actor_policy(path):
     act = load_actor(_require(path)).act
     return lambda obs, rng: _noisy(act, obs, POLICY_NOISE, rng)
+
+
+def behavior_policy(name, policy_dir=POLICY_DIR):
+    """The policy that collects dataset `name` (a medium or expert recipe) as a Gaussian policy,
+    N(actor(s), POLICY_NOISE²) before clipping to the action space: to roll it out in a world model."""
+    if parse_dataset_name(name).recipe not in ("medium", "expert"):
+        raise ValueError(f"{name} is not collected by one committed actor (medium or expert recipes are)")
+    saved = load_actor(_require(Path(policy_dir) / f"{name}.npz"))
+    return DeterministicGaussianPolicy(saved.act, saved.meta["obs_dim"], saved.meta["act_dim"], std=POLICY_NOISE)
 
 
 def _replay_policy(path):

@@ -17,14 +17,12 @@ checks them against finite differences in float64.
 """
 import math
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
 from ..nn.mlp import MLP
 from ..nn.module import Module
 from ..nn.optim import Adam, cosine_lr
-from ..nn.threads import side_by_side
 from .agent import Agent, read_actor_file
 from .policy import LOG_2PI, GaussianPolicy
 from .td3 import critic_step, soft_update
@@ -156,22 +154,20 @@ class IQL(Agent):
         cfg = self.config
         obs, actions = self.state_norm(batch["observations"]), batch["actions"].astype(self.dtype)
         inputs = np.concatenate([obs, actions], axis=1)
-        q_target = np.minimum(*side_by_side(*(partial(target.forward, inputs) for target in self.critic_targets)))
+        q_target = np.minimum(*(target.forward(inputs) for target in self.critic_targets))
         info = {}
 
         self.value.zero_grad()
         info["value_loss"] = expectile_loss(self.value, obs, q_target, cfg.expectile)
         self.value_optimizer.step()
 
-        # the actor (Eq. 7) and the two Qs only read the new V: three independent steps, side by side.
-        # Eq. 6's L_Q = Σ_i mean((Q_i(s, a) − y)²) is a sum of one `critic_loss` per Q_i (y a constant)
         weights = advantage_weights(q_target, self.value.forward(obs), cfg.temperature, cfg.max_weight)
+        info["actor_loss"] = self._actor_step(obs, actions, weights)
+
+        # Eq. 6's L_Q = Σ_i mean((Q_i(s, a) − y)²) is a sum of one `critic_loss` per Q_i (y a constant)
         td_target = self._td_target(batch)
-        actor_loss, *q_losses = side_by_side(
-            partial(self._actor_step, obs, actions, weights),
-            *(partial(critic_step, critic, optimizer, inputs, td_target)
-              for critic, optimizer in zip(self.critics, self.critic_optimizers)))
-        info["actor_loss"], info["critic_loss"] = actor_loss, sum(q_losses)
+        info["critic_loss"] = sum(critic_step(critic, optimizer, inputs, td_target)
+                                  for critic, optimizer in zip(self.critics, self.critic_optimizers))
 
         for target_net, source in zip(self.critic_targets, self.critics):
             soft_update(target_net, source, cfg.polyak)

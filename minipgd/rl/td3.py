@@ -9,13 +9,11 @@ Every loss is written out with its gradient next to it; `tests/test_td3.py`
 checks them against finite differences in float64.
 """
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
 from ..nn.mlp import MLP
 from ..nn.optim import Adam
-from ..nn.threads import side_by_side
 from .agent import Agent, read_actor_file
 from .policy import DeterministicGaussianPolicy
 
@@ -44,7 +42,7 @@ def critic_loss(critic, inputs, target):
 
 
 def critic_step(critic, optimizer, inputs, target):
-    """One optimizer step on `critic_loss`; the twin critics take theirs side by side (independent networks)."""
+    """One optimizer step of `critic` on `critic_loss`; returns the loss."""
     critic.zero_grad()
     loss = critic_loss(critic, inputs, target)
     optimizer.step()
@@ -101,7 +99,7 @@ class TD3(Agent):
         next_obs = self.state_norm(batch["next_observations"])
         next_action = np.clip(self.actor_target.forward(next_obs) + noise, -1.0, 1.0)
         next_inputs = np.concatenate([next_obs, next_action], axis=1).astype(self.dtype)
-        next_q = np.minimum(*side_by_side(*(partial(target.forward, next_inputs) for target in self.critic_targets)))
+        next_q = np.minimum(*(target.forward(next_inputs) for target in self.critic_targets))
         not_done = 1.0 - batch["terminations"].astype(self.dtype)[:, None]
         return (batch["rewards"][:, None] + cfg.discount * not_done * next_q).astype(self.dtype)
 
@@ -111,9 +109,8 @@ class TD3(Agent):
         target = self._target_q(batch, rng)
         obs, actions = self.state_norm(batch["observations"]), batch["actions"].astype(self.dtype)
         inputs = np.concatenate([obs, actions], axis=1)
-        losses = side_by_side(*(partial(critic_step, critic, optimizer, inputs, target)
-                                for critic, optimizer in zip(self.critics, self.critic_optimizers)))
-        info = {f"critic{i + 1}_loss": loss for i, loss in enumerate(losses)}
+        info = {f"critic{i + 1}_loss": critic_step(critic, optimizer, inputs, target)
+                for i, (critic, optimizer) in enumerate(zip(self.critics, self.critic_optimizers))}
         self.updates += 1
         if self.updates % cfg.policy_delay == 0:
             self.actor.zero_grad()

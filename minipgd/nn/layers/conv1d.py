@@ -11,17 +11,12 @@ The authors' Flax code convolves channels-last arrays with 'SAME' padding; for a
 even kernel that pads (k-1)//2 on the left and the rest on the right, which is
 what ``padding="same"`` does here (and in PyTorch).
 """
-from functools import partial
-
 import numpy as np
 
 from ..kernels import conv1d_backward_input, conv1d_backward_weight, conv1d_forward
 from ..kernels.conv1d import conv1d_columns, output_length, tap_matrix, weight_matrix
 from ..module import Module
-from ..threads import side_by_side
 from .init import uniform_fan_in
-
-MIN_FLOPS_SIDE_BY_SIDE = 30_000_000  # per product; below it, handing work to a thread costs more than it saves
 
 
 def _resolve_padding(padding, kernel_size, stride):
@@ -59,23 +54,11 @@ class Conv1d(Module):
         return conv1d_forward(x, w_taps, self.params["bias"], sample_bias, self.kernel_size, *self._geometry())
 
     def backward(self, dy):
-        """dy: dL/dy -> dL/dx; dL/dW and dL/dbias are accumulated (dL/d sample_bias = dy.sum(axis=1)).
-
-        dL/dW and dL/dx are independent products of the same size: large ones run side by side."""
-        flops = 2 * dy.shape[0] * dy.shape[1] * self.out_channels * self.in_channels * self.kernel_size
-        workers = None if flops >= MIN_FLOPS_SIDE_BY_SIDE else 1
-        _, dx = side_by_side(partial(self._weight_gradient, dy), partial(self._input_gradient, dy), workers=workers)
-        return dx
-
-    def _weight_gradient(self, dy):
-        """Accumulate dL/dW = cols^T @ dy and dL/dbias."""
+        """dy: dL/dy -> dL/dx; dL/dW and dL/dbias are accumulated (dL/d sample_bias = dy.sum(axis=1))."""
         cols = conv1d_columns(self.x, self.kernel_size, *self._geometry())
         dw, db = conv1d_backward_weight(dy, cols, self.kernel_size)
         self.grads["weight"] += dw
         self.grads["bias"] += db
-
-    def _input_gradient(self, dy):
-        """dL/dx = col2im(dy @ W_mat^T)."""
         w_mat = weight_matrix(self.params["weight"])  # (k*C_in, C_out), a view
         return conv1d_backward_input(dy, w_mat, self.x.shape[1], self.kernel_size, *self._geometry())
 
