@@ -29,6 +29,7 @@ from .experiments.report import write_report
 from .nn import UNetConfig
 from .nn.checkpoint import check_output, check_writable, load_checkpoint
 from .nn.threads import thread_policy
+from .nn.unet import ACTIVATIONS
 from .recipes.behavior import POLICY_DIR, train_behavior
 from .recipes.collect import TRANSITIONS, collect_dataset
 from .rl.online import OnlineConfig
@@ -72,8 +73,9 @@ def _train_diffusion(args):
     check_output(checkpoint, force=True, inputs=[args.dataset, args.out], what="--checkpoint")  # resumed if there
     dataset = load_dataset(args.dataset)
     layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
-    unet = UNetConfig(in_channels=layout.channels, horizon=args.horizon, features=args.features)
-    config = DiffusionTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, unet=unet,
+    unet = UNetConfig(in_channels=layout.channels, horizon=args.horizon, features=args.features,
+                      activation=args.activation, residual=args.residual)
+    config = DiffusionTrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, unet=unet,
                                   log_every=max(args.steps // 20, 1))
     args.interrupted = lambda: _resume_hint(checkpoint, config.steps, config.checkpoint_every, args.command_line)
     raw = trajectory_windows(dataset, horizon=args.horizon, log=log)
@@ -280,8 +282,13 @@ def build_parser():
     diffusion.add_argument("--steps", **_setting(DiffusionTrainConfig, "steps"), help="training steps")
     diffusion.add_argument("--batch-size", **_setting(DiffusionTrainConfig, "batch_size"),
                            help="batch size B (Table 3: 16)")
+    diffusion.add_argument("--lr", **_setting(DiffusionTrainConfig, "lr"), help="learning rate (Table 3: 2e-3)")
     diffusion.add_argument("--features", **_setting(UNetConfig, "features", in_channels=1),
                            help="U-Net width F (the paper: 1024)")
+    diffusion.add_argument("--activation", choices=ACTIVATIONS, default=_default(UNetConfig, "activation"),
+                           help="the blocks' activation: relu (the authors') or mish (Diffuser's)")
+    diffusion.add_argument("--residual", action="store_true",
+                           help="Diffuser's residual blocks (default: the authors' non-residual blocks)")
     diffusion.add_argument("--horizon", **_setting(UNetConfig, "horizon", in_channels=1),
                            help="trajectory length H (Table 3)")
     diffusion.add_argument("--seed", type=_int_at_least(0), default=_default(DiffusionTrainConfig, "seed"),

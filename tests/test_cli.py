@@ -34,6 +34,16 @@ def test_dataset_to_guided_agent(tmp_path, capsys):
     assert "final normalized score" in capsys.readouterr().out
 
 
+def test_train_diffusion_takes_the_block_type_and_learning_rate(tmp_path, files, capsys):
+    _, maze, _, _ = files
+    model = str(tmp_path / "residual.npz")
+    main(["train-diffusion", maze, "--out", model, "--steps", "3", "--features", "16", "--activation", "mish",
+          "--residual", "--lr", "1e-3"])
+    cfg = TrajectoryDiffusion.load(model).unet.cfg
+    assert (cfg.activation, cfg.residual) == ("mish", True)
+    assert "lr must be positive" in refused(["train-diffusion", maze, "--out", model, "--lr", "0"], capsys)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """Two tiny datasets (maze2d: 4 observations, halfcheetah: 17) and a maze2d model."""

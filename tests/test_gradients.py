@@ -102,23 +102,29 @@ def test_noise_level_embedding(rng, backend):
     assert_gradients_match(NoiseLevelEmbedding(16, rng, F64), [rng.standard_normal(5)], rng)
 
 
-@pytest.mark.parametrize("activation", ["relu", "mish"])
-def test_encoder_block(rng, backend, activation):
-    cfg = UNetConfig(in_channels=5, horizon=8, features=16, activation=activation)
-    block = EncoderBlock(5, 16, cfg, rng, F64)
-    assert_gradients_match(block, [rng.standard_normal((3, 8, 5)), rng.standard_normal((3, 16))], rng)
+BLOCKS = pytest.mark.parametrize("activation, residual", [("relu", False), ("mish", False), ("mish", True)],
+                                 ids=["authors", "mish", "residual-mish"])
 
 
-def test_decoder_block(rng, backend):
-    cfg = UNetConfig(in_channels=5, horizon=8, features=16)
+@BLOCKS
+@pytest.mark.parametrize("c_in", [5, 16])  # a width change (Conv(k1) on the residual path) and none (identity)
+def test_encoder_block(rng, backend, activation, residual, c_in):
+    cfg = UNetConfig(in_channels=5, horizon=8, features=16, activation=activation, residual=residual)
+    block = EncoderBlock(c_in, 16, cfg, rng, F64)
+    assert_gradients_match(block, [rng.standard_normal((3, 8, c_in)), rng.standard_normal((3, 16))], rng)
+
+
+@BLOCKS
+def test_decoder_block(rng, backend, activation, residual):
+    cfg = UNetConfig(in_channels=5, horizon=8, features=16, activation=activation, residual=residual)
     block = DecoderBlock(32, 16, cfg, rng, F64)
     inputs = [rng.standard_normal((3, 4, 32)), rng.standard_normal((3, 8, 16)), rng.standard_normal((3, 16))]
     assert_gradients_match(block, inputs, rng)
 
 
-@pytest.mark.parametrize("activation", ["relu", "mish"])
-def test_whole_unet_inputs_and_every_parameter(rng, backend, activation):
-    cfg = UNetConfig(in_channels=5, horizon=8, features=16, activation=activation)
+@BLOCKS
+def test_whole_unet_inputs_and_every_parameter(rng, backend, activation, residual):
+    cfg = UNetConfig(in_channels=5, horizon=8, features=16, activation=activation, residual=residual)
     model = TemporalUNet(cfg, rng, dtype=F64)
     errors = check_gradients(model, [rng.standard_normal((3, 5, 8)), rng.standard_normal(3)], rng)
     assert len(errors) == len(model.named_parameters()) + 1  # the input and every parameter array

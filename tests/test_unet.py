@@ -16,6 +16,13 @@ def test_default_size_matches_the_authors_architecture(rng):
     assert TemporalUNet(UNetConfig(in_channels=25, features=64), rng).num_parameters() == 704_857  # F = 64: the Section 5.3 model
 
 
+def test_residual_blocks_add_one_pointwise_convolution_per_block(rng):
+    plain, residual = (TemporalUNet(UNetConfig(in_channels=25, residual=flag), rng) for flag in (False, True))
+    # encoder 25->32, 32->64, 64->128 and decoder 2*64->64, 2*32->32: weights c_in*c_out plus c_out biases
+    extra = sum(c_in * c_out + c_out for c_in, c_out in [(25, 32), (32, 64), (64, 128), (128, 64), (64, 32)])
+    assert residual.num_parameters() == plain.num_parameters() + extra
+    assert not [name for name, _, _ in plain.named_parameters() if "residual" in name]
+
 def test_paper_size_is_constructible(rng):
     model = TemporalUNet(UNetConfig.paper(in_channels=25), rng)
     assert 170e6 < model.num_parameters() < 180e6  # "≈ 178 M parameters" (docs/authors_code.md)

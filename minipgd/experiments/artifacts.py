@@ -27,24 +27,26 @@ DEFAULT_TRAINING = DiffusionTrainConfig()
 
 
 def diffusion_path(work, features, steps, seed, batch_size=DEFAULT_TRAINING.batch_size, lr=DEFAULT_TRAINING.lr,
-                   activation="relu"):
+                   activation="relu", residual=False):
     """Where a model of width F trained for `steps` with `seed` is kept (the name says how it was made;
     settings other than Table 3's batch and learning rate and the authors' ReLU blocks are added to it)."""
     extra = "" if batch_size == DEFAULT_TRAINING.batch_size else f"-batch{batch_size}"
     extra += "" if lr == DEFAULT_TRAINING.lr else f"-lr{lr:g}"
     extra += "" if activation == "relu" else f"-{activation}"
+    extra += "-residual" if residual else ""
     return os.path.join(work, f"diffusion-F{features}-{steps}steps{extra}-seed{seed}.npz")
 
 
 def cached_diffusion(path, dataset, horizon, features, steps, seed, log=print, batch_size=DEFAULT_TRAINING.batch_size,
-                     lr=DEFAULT_TRAINING.lr, activation="relu"):
+                     lr=DEFAULT_TRAINING.lr, activation="relu", residual=False):
     """A trajectory diffusion model of `dataset` at `path`, trained first (resumably) if it is not there.
 
     The training's time goes beside it, in `path + ".json"` (`training_record`)."""
     if not os.path.exists(path):
         raw = trajectory_windows(dataset, horizon=horizon, log=log)
         layout = TrajectoryLayout(dataset.obs_dim, dataset.act_dim)
-        unet = UNetConfig(in_channels=layout.channels, horizon=horizon, features=features, activation=activation)
+        unet = UNetConfig(in_channels=layout.channels, horizon=horizon, features=features, activation=activation,
+                          residual=residual)
         config = DiffusionTrainConfig(steps=steps, seed=seed, unet=unet, batch_size=batch_size, lr=lr,
                                       log_every=max(steps // 4, 1))
         run_state = path + ".run.npz"

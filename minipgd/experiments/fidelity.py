@@ -56,12 +56,13 @@ class FidelityUnit:
     lr: float = 2e-3
     transitions: int = 100_000
     activation: str = "relu"  # the authors' blocks; "mish": Diffuser's activation
+    residual: bool = False  # True: Diffuser's residual blocks (`minipgd/nn/unet.py`)
     seed: int = 0
 
     @property
     def name(self):
         return (f"F{self.features}-{self.train_steps}steps-batch{self.batch_size}-lr{self.lr:g}-"
-                f"{self.transitions}transitions-{self.activation}-seed{self.seed}")
+                f"{self.transitions}transitions-{self.activation}{'-residual' if self.residual else ''}-seed{self.seed}")
 
 
 # The sweep, cheapest first. Width moved the error most in the first fidelity run (F = 32 -> 64 cut
@@ -76,6 +77,7 @@ FRONTIER = (
     FidelityUnit(features=128, train_steps=60_000),
     FidelityUnit(features=64, train_steps=180_000),
     FidelityUnit(features=64, train_steps=60_000, activation="mish"),
+    FidelityUnit(features=64, train_steps=60_000, activation="mish", residual=True),
     FidelityUnit(features=128, train_steps=60_000, batch_size=64, lr=4e-3),
     FidelityUnit(features=128, train_steps=120_000),
 )
@@ -136,9 +138,9 @@ def run_unit(work, results_dir, config, name, log=print):
 def _diffusion_unit(work, config, name, log):
     unit = next(unit for unit in config.units if unit.name == name)
     dataset = _dataset(work, config, unit.transitions, log)
-    path = diffusion_path(work, unit.features, unit.train_steps, unit.seed, unit.batch_size, unit.lr, unit.activation)
-    model = cached_diffusion(path, dataset, config.horizon, unit.features, unit.train_steps, unit.seed, log,
-                             unit.batch_size, unit.lr, unit.activation)
+    shape = (unit.batch_size, unit.lr, unit.activation, unit.residual)
+    path = diffusion_path(work, unit.features, unit.train_steps, unit.seed, *shape)
+    model = cached_diffusion(path, dataset, config.horizon, unit.features, unit.train_steps, unit.seed, log, *shape)
     env, training = make_env(dataset.metadata["env_id"]), training_record(path)
     evaluations = []
     for n_steps in config.sampler_steps:

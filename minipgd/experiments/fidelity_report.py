@@ -47,7 +47,7 @@ def frontier_table(results, command, results_dir):
     for r, e in _rows(results):
         s = r["settings"]
         lines.append(f"| diffusion | {s['features']} | {s['train_steps']:,} | {s['batch_size']} | {s['lr']:g} | "
-                     f"{s['transitions']:,} | {s['activation']} | {_number(r.get('epochs'), 0)} | "
+                     f"{s['transitions']:,} | {_blocks(s)} | {_number(r.get('epochs'), 0)} | "
                      f"{_number(_cpu_minutes(r), 1)} | {e['sampler_steps']} | {e['dynamics_mse_step1']:.3f} | "
                      f"{e['dynamics_mse']:.3f} | {e['reward_mse']:.4f} |")
     machines = sorted({f"{r['machine']['cpu']} ({r['machine']['cores']} cores)" for r in results.values()})
@@ -91,6 +91,10 @@ def _short_label(settings):
         parts.append(f"b{settings['batch_size']}")
     if settings["transitions"] != 100_000:
         parts.append(f"{settings['transitions'] // 1000}k data")
-    if settings["activation"] != "relu":
-        parts.append(settings["activation"])
+    if settings["activation"] != "relu" or settings.get("residual"):
+        parts.append(_blocks(settings))
     return " ".join(parts)
+
+
+def _blocks(settings):
+    return settings["activation"] + (", residual" if settings.get("residual") else "")

@@ -12,6 +12,13 @@ embedding by adding a per-block Dense projection after its first convolution.
                                     -> concat z_i -> [Conv(k3) -> GN -> act] x 2
     output:                         Conv(k1) back to C channels
 
+`residual=True` adds Diffuser's skip around each block's two convolutions (Janner
+et al., 2022, "ResidualTemporalBlock"): the block's output plus its input, passed
+through a Conv(k1) where the width changes (encoder: the block's input; decoder:
+the concatenation with z_i). Combined with `activation="mish"` this is the
+residual Mish block of Diffuser, with the noise-level projection kept where the
+authors' blocks add it (after the first convolution).
+
 Internally every array is channels-last, (B, L, C), as in Flax: each convolution
 is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
 `forward` line by line, in reverse.
@@ -52,6 +59,7 @@ class UNetConfig:
     kernel_size: int = 3  # Table 3
     groups: int = 8  # GroupNorm groups, as in the authors' code
     activation: str = "relu"  # "relu" (authors' code) or "mish" (Diffuser-style)
+    residual: bool = False  # False: the authors' blocks; True: Diffuser's residual skip (module docstring)
 
     def __post_init__(self):
         if self.in_channels < 1 or self.horizon < 1:
@@ -79,6 +87,13 @@ def norm_act(cfg, width, dtype):
     return GroupNorm(cfg.groups, width, dtype=dtype), Mish()
 
 
+def residual_path(cfg, c_in, width, rng, dtype):
+    """A block's residual path (None without `cfg.residual`): the identity, or a Conv(k1) to `width`."""
+    if not cfg.residual:
+        return None
+    return Identity() if c_in == width else Conv1d(c_in, width, 1, rng, dtype=dtype)
+
+
 class EncoderBlock(Module):
     def __init__(self, c_in, width, cfg, rng, dtype):
         super().__init__()
@@ -88,18 +103,21 @@ class EncoderBlock(Module):
         self.norm1, self.act1 = norm_act(cfg, width, dtype)
         self.conv2 = Conv1d(width, width, k, rng, dtype=dtype)
         self.norm2, self.act2 = norm_act(cfg, width, dtype)
+        self.residual = residual_path(cfg, c_in, width, rng, dtype)
 
     def forward(self, x, temb):
         """x: (B, L, c_in), temb: (B, F) -> z: (B, L, width)."""
         h = self.conv1(x, self.time(temb))  # conv1(x) + Dense(temb)[:, None, :], added in the same pass
         h = self.act1(self.norm1(h))
-        return self.act2(self.norm2(self.conv2(h)))
+        z = self.act2(self.norm2(self.conv2(h)))
+        return z if self.residual is None else z + self.residual(x)
 
     def backward(self, dz):
         dh = self.conv2.backward(self.norm2.backward(self.act2.backward(dz)))
         dh = self.norm1.backward(self.act1.backward(dh))
         dtemb = self.time.backward(dh.sum(axis=1))  # the Dense output was broadcast over L
-        return self.conv1.backward(dh), dtemb
+        dx = self.conv1.backward(dh)
+        return (dx if self.residual is None else dx + self.residual.backward(dz)), dtemb
 
 
 class DecoderBlock(Module):
@@ -114,19 +132,23 @@ class DecoderBlock(Module):
         self.norm1, self.act1 = norm_act(cfg, width, dtype)
         self.conv2 = Conv1d(width, width, k, rng, dtype=dtype)
         self.norm2, self.act2 = norm_act(cfg, width, dtype)
+        self.residual = residual_path(cfg, 2 * width, width, rng, dtype)
 
     def forward(self, x, skip, temb):
         """x: (B, L/2, c_in), skip: (B, L, width), temb: (B, F) -> (B, L, width)."""
         h = self.conv_up(self.upsample(x, skip.shape[1]), self.time(temb))
         h = self.act_up(self.norm_up(h))
         self.width = h.shape[2]
-        h = np.concatenate([h, skip], axis=2)
-        h = self.act1(self.norm1(self.conv1(h)))
-        return self.act2(self.norm2(self.conv2(h)))
+        cat = np.concatenate([h, skip], axis=2)
+        h = self.act1(self.norm1(self.conv1(cat)))
+        y = self.act2(self.norm2(self.conv2(h)))
+        return y if self.residual is None else y + self.residual(cat)
 
     def backward(self, dy):
         dh = self.conv2.backward(self.norm2.backward(self.act2.backward(dy)))
         dh = self.conv1.backward(self.norm1.backward(self.act1.backward(dh)))
+        if self.residual is not None:
+            dh = dh + self.residual.backward(dy)
         dh, dskip = dh[:, :, : self.width], dh[:, :, self.width :]  # un-concatenate
         dh = self.norm_up.backward(self.act_up.backward(dh))
         dtemb = self.time.backward(dh.sum(axis=1))
