@@ -43,7 +43,7 @@ def test_smoke_frontier_runs_every_unit_and_reports_from_the_result_files(tmp_pa
     assert files == sorted(config.unit_names())
     unit = json.loads((tmp_path / "fidelity" / f"{config.units[0].name}.json").read_text())
     assert unit["training"]["cpu"] > 0 and unit["training"]["step"] == config.units[0].train_steps
-    assert {"numpy", "numba", "mujoco", "python"} <= set(unit["versions"]) and unit["machine"]["cores"] >= 1
+    assert {"numpy", "numba", "mujoco", "python", "minipgd"} <= set(unit["versions"]) and unit["machine"]["cores"] >= 1
     assert [e["sampler_steps"] for e in unit["evaluations"]] == list(config.sampler_steps)
     table = (tmp_path / "diffusion_fidelity.md").read_text()
     assert table.count("\n| diffusion |") == len(config.units) * len(config.sampler_steps)

@@ -96,7 +96,8 @@ class FidelityConfig:
 
     @classmethod
     def smoke(cls):
-        units = (FidelityUnit(16, 10, transitions=2_000), FidelityUnit(16, 10, batch_size=32, lr=4e-3, transitions=2_000))
+        units = (FidelityUnit(16, 10, transitions=2_000),
+                 FidelityUnit(16, 10, batch_size=32, lr=4e-3, transitions=2_000, activation="mish", residual=True))
         return cls(units=units, sampler_steps=(4,), n_trajectories=4, pets_transitions=2_000, pets_steps=20,
                    pets_hidden=(16,))
 
@@ -138,9 +139,9 @@ def run_unit(work, results_dir, config, name, log=print):
 def _diffusion_unit(work, config, name, log):
     unit = next(unit for unit in config.units if unit.name == name)
     dataset = _dataset(work, config, unit.transitions, log)
-    shape = (unit.batch_size, unit.lr, unit.activation, unit.residual)
-    path = diffusion_path(work, unit.features, unit.train_steps, unit.seed, *shape)
-    model = cached_diffusion(path, dataset, config.horizon, unit.features, unit.train_steps, unit.seed, log, *shape)
+    options = (unit.batch_size, unit.lr, unit.activation, unit.residual)
+    path = diffusion_path(work, unit.features, unit.train_steps, unit.seed, *options)
+    model = cached_diffusion(path, dataset, config.horizon, unit.features, unit.train_steps, unit.seed, log, *options)
     env, training = make_env(dataset.metadata["env_id"]), training_record(path)
     evaluations = []
     for n_steps in config.sampler_steps:

@@ -1,8 +1,10 @@
 """What a committed result records about where it was made: software versions and the machine."""
 import importlib.metadata
 import platform
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 from ..nn.threads import available_cores
 
@@ -31,7 +33,19 @@ def machine():
     return {"cpu": cpu, "cores": available_cores(), "platform": sys.platform}
 
 
+def source_commit():
+    """The git commit of minipgd's checkout ("+changes" if the package has uncommitted ones), None outside one."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=Path(__file__).parents[1], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--", ".") else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def provenance():
-    """Versions, machine and the date (UTC), for a result file."""
-    return {"versions": software_versions(), "machine": machine(),
+    """Versions, minipgd's commit, machine and the date (UTC), for a result file."""
+    return {"versions": {**software_versions(), "minipgd": source_commit()}, "machine": machine(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
