@@ -9,7 +9,7 @@ from minipgd.analysis.dynamics_error import dynamics_error, reward_error
 from minipgd.diffusion import TrajectoryLayout
 from minipgd.diffusion.windows import trajectory_windows
 from minipgd.envs.registry import make_env
-from minipgd.experiments.fidelity import PETS, FidelityConfig
+from minipgd.experiments.fidelity import PETS, FidelityConfig, model_path
 from minipgd.recipes.collect import collect_dataset
 
 
@@ -29,6 +29,13 @@ def test_reward_error_sees_a_wrong_reward():
     error = reward_error(make_env(dataset.metadata["env_id"]), raw, layout)
     np.testing.assert_allclose(error[:, 2], 0.25, rtol=1e-8)
     assert np.max(np.delete(error, 2, axis=1)) < 1e-10
+
+
+def test_every_unit_of_the_sweep_keeps_its_own_model(tmp_path):
+    """Two units that differ in any setting (the dataset size included) must not share a cached model."""
+    config = FidelityConfig()
+    paths = {model_path(str(tmp_path), config, unit) for unit in config.units}
+    assert len(paths) == len(config.units) == len({unit.name for unit in config.units})
 
 
 def _fidelity(tmp_path, *extra):

@@ -122,6 +122,14 @@ def result_path(results_dir, name):
     return os.path.join(results_dir, f"{name}.json")
 
 
+def model_path(work, config, unit):
+    """Where `unit`'s model is kept: a folder per dataset size, a name that says how it was trained."""
+    folder = os.path.join(work, f"models-{config.dataset}-{unit.transitions}")
+    os.makedirs(folder, exist_ok=True)
+    return diffusion_path(folder, unit.features, unit.train_steps, unit.seed, unit.batch_size, unit.lr,
+                          unit.activation, unit.residual)
+
+
 def _dataset(work, config, transitions, log):
     return cached_dataset(os.path.join(work, f"{config.dataset}-{transitions}.npz"), config.dataset, transitions, log)
 
@@ -140,9 +148,9 @@ def _diffusion_unit(work, config, name, log):
     unit = next(unit for unit in config.units if unit.name == name)
     dataset = _dataset(work, config, unit.transitions, log)
     options = (unit.batch_size, unit.lr, unit.activation, unit.residual)
-    path = diffusion_path(work, unit.features, unit.train_steps, unit.seed, *options)
-    model = cached_diffusion(path, dataset, config.horizon, unit.features, unit.train_steps, unit.seed, log, *options)
-    env, training = make_env(dataset.metadata["env_id"]), training_record(path)
+    model = cached_diffusion(model_path(work, config, unit), dataset, config.horizon, unit.features, unit.train_steps,
+                             unit.seed, log, *options)
+    env, training = make_env(dataset.metadata["env_id"]), training_record(model_path(work, config, unit))
     evaluations = []
     for n_steps in config.sampler_steps:
         tic = time.perf_counter()
