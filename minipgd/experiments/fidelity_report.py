@@ -4,6 +4,7 @@ Figures are drawn on `matplotlib.figure.Figure` objects, not through pyplot, so
 importing this module changes no global matplotlib state (no backend switch).
 """
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from .fidelity import PETS
 
@@ -14,6 +15,11 @@ COLORS = {32: "tab:gray", 64: "tab:purple", 128: "tab:green"}  # U-Net width F
 def _cpu_minutes(result):
     training = result.get("training")
     return None if not training else training["cpu"] / 60.0
+
+
+def _wall_minutes(result):
+    training = result.get("training")
+    return None if not training else training["wall"] / 60.0
 
 
 def _rows(results):
@@ -32,23 +38,27 @@ def frontier_table(results, command, results_dir):
     lines = [f"Produced by `{command}` (one result file per unit in `{results_dir}/`; units without one are not "
              "run yet). Unguided samples; dynamics MSE against the real simulator per state dimension (the "
              "trajectory's first state set in the simulator, its actions replayed open loop), reward MSE against "
-             "the simulator's reward for each sampled (s_t, a_t). CPU-min: training CPU time, all threads.", "",
-             "| model | F | training steps | batch | lr | transitions | blocks | epochs | CPU-min | sampler steps "
-             "| MSE after 1 step | MSE, steps 1–15 | reward MSE |",
-             "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "the simulator's reward for each sampled (s_t, a_t). CPU-min: training CPU time, all threads; "
+             "wall-min: its wall-clock time, as the unit ran (beside whatever else ran then); epochs: training "
+             "steps x batch / trajectory windows.", "",
+             "| model | F | training steps | batch | lr | transitions | blocks | epochs | CPU-min | wall-min "
+             "| sampler steps | MSE after 1 step | MSE, steps 1–15 | reward MSE |",
+             "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     if PETS in results:
         pets = results[PETS]
         e = pets["evaluations"][0]
         lines.append(f"| PETS, behavior policy | — | {pets['settings']['steps']:,} per member | "
                      f"{pets['settings']['batch_size']} | {pets['settings']['lr']:g} | — | "
                      f"{len(pets['settings']['hidden'])} × {pets['settings']['hidden'][0]} swish | — | "
-                     f"{_number(_cpu_minutes(pets), 1)} | — | {e['dynamics_mse_step1']:.3f} | "
+                     f"{_number(_cpu_minutes(pets), 1)} | {_number(_wall_minutes(pets), 1)} | — | "
+                     f"{e['dynamics_mse_step1']:.3f} | "
                      f"{e['dynamics_mse']:.3f} | {e['reward_mse']:.4f} |")
     for r, e in _rows(results):
         s = r["settings"]
         lines.append(f"| diffusion | {s['features']} | {s['train_steps']:,} | {s['batch_size']} | {s['lr']:g} | "
                      f"{s['transitions']:,} | {_blocks(s)} | {_number(r.get('epochs'), 0)} | "
-                     f"{_number(_cpu_minutes(r), 1)} | {e['sampler_steps']} | {e['dynamics_mse_step1']:.3f} | "
+                     f"{_number(_cpu_minutes(r), 1)} | {_number(_wall_minutes(r), 1)} | {e['sampler_steps']} | "
+                     f"{e['dynamics_mse_step1']:.3f} | "
                      f"{e['dynamics_mse']:.3f} | {e['reward_mse']:.4f} |")
     machines = sorted({f"{r['machine']['cpu']} ({r['machine']['cores']} cores)" for r in results.values()})
     lines += ["", f"Machines: {'; '.join(machines) or '—'}."]
@@ -78,6 +88,10 @@ def plot_frontier(results, path):
     ax.legend(unique.values(), unique.keys(), fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")  # 20, not 2 x 10^1
+    ax.xaxis.set_major_formatter(plain)
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel("training CPU-minutes")
     ax.set_ylabel("dynamics MSE, steps 1–15 (unguided)")
     ax.set_title("fidelity frontier: halfcheetah-medium", fontsize=10)
