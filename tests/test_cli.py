@@ -82,7 +82,8 @@ def test_an_existing_output_is_replaced_only_with_force(files, tmp_path, capsys)
     message = refused(["train-diffusion", maze, "--out", model, "--steps", "5", "--features", "16"])
     assert message == f"error: --out '{model}' already exists; pass --force to overwrite it"
     (tmp_path / "diffusion_fidelity.md").write_text("kept")
-    message = refused(["experiment", "fidelity", "--smoke", "--results", str(tmp_path), "--work-dir", str(tmp_path)])
+    message = refused(["experiment", "fidelity", "--smoke", "--results", str(tmp_path), "--figures", str(tmp_path),
+                       "--work-dir", str(tmp_path)])
     assert "results file" in message and "already exists; pass --force" in message
     assert (tmp_path / "diffusion_fidelity.md").read_text() == "kept" and not (tmp_path / "config.json").exists()
     main(["train-diffusion", maze, "--out", str(tmp_path / "m.npz"), "--steps", "5", "--features", "16"])
