@@ -59,9 +59,15 @@ def test_smoke_frontier_runs_every_unit_and_reports_from_the_result_files(tmp_pa
     assert not list((tmp_path / "work").glob("*.run.npz"))  # training state removed once a model is saved
 
     capsys.readouterr()
+    first = tmp_path / "fidelity" / f"{config.units[0].name}.json"
     (tmp_path / "fidelity" / f"{PETS}.json").unlink()
-    _fidelity(tmp_path, "--force", "--unit", PETS)  # only the missing unit runs again
-    assert f"{len(config.unit_names()) - 1} of {len(config.unit_names())} units have results" in capsys.readouterr().out
+    first.unlink()
+    _fidelity(tmp_path, "--force", "--unit", PETS)  # only the named unit runs
+    n = len(config.unit_names())
+    assert f"{n - 2} of {n} units have results in {tmp_path / 'fidelity'}; running 1" in capsys.readouterr().out
+    assert (tmp_path / "fidelity" / f"{PETS}.json").exists() and not first.exists()
+    _fidelity(tmp_path, "--force")  # the rest: the missing unit, its model loaded from the work folder
+    assert f"{n - 1} of {n} units have results in {tmp_path / 'fidelity'}; running 1" in capsys.readouterr().out
     _fidelity(tmp_path, "--force", "--report-only")
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert [line for line in (tmp_path / "diffusion_fidelity.md").read_text().splitlines()

@@ -193,8 +193,9 @@ def run_fidelity(work, results_dir, config=FidelityConfig(), only=None, jobs=1, 
     if unknown:
         raise ValueError(f"no unit {unknown[0]!r} in the sweep; the units are: {', '.join(names)}")
     os.makedirs(results_dir, exist_ok=True)
-    todo = [name for name in (only or names) if not os.path.exists(result_path(results_dir, name))]
-    log(f"{len(names) - len(todo)} of {len(names)} units have results in {results_dir}; running {len(todo)}")
+    done = [name for name in names if os.path.exists(result_path(results_dir, name))]
+    todo = [name for name in (only or names) if name not in done]
+    log(f"{len(done)} of {len(names)} units have results in {results_dir}; running {len(todo)}")
     for name, seconds in run_units(run_unit, [(work, results_dir, config, name) for name in todo], jobs):
         log(f"finished {name} in {seconds / 60:.1f} min")
     return load_results(results_dir, config)
