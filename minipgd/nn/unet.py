@@ -26,7 +26,7 @@ is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
 Batch threads: `model.batch_workers = n` (default None: `threads.parallel_workers()`, the cores
 available when BLAS runs one thread per product; 1 turns it off) splits a batch
 of at least `MIN_ROWS_PER_WORKER * n` trajectories into n parts and runs them in n
-worker threads (`threads.worker_pool`), each through its own replica of the network (the same parameter
+worker threads (`threads.side_by_side`), each through its own replica of the network (the same parameter
 arrays, its own cached activations and gradient arrays). The threads block, they
 do not spin: NumPy's BLAS and minipgd's Numba kernels (`nogil=True`) release the
 GIL, so with one BLAS thread per worker the parts run side by side on n cores, and
@@ -37,13 +37,14 @@ serial products' rows).
 """
 import copy
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 
 from .layers import Conv1d, GroupNorm, Identity, Linear, MaxPool1d, Mish, NearestUpsample1d, NoiseLevelEmbedding, SiLU
 from .checkpoint import load_checkpoint, save_checkpoint
 from .module import Module
-from .threads import parallel_workers, worker_pool
+from .threads import parallel_workers, side_by_side
 
 ACTIVATIONS = ("relu", "mish")
 HORIZON = 16  # trajectory length H, Table 3: the one default every module uses
@@ -185,14 +186,14 @@ class TemporalUNet(Module):
             return self._forward(x, c_noise)
         bounds = np.linspace(0, x.shape[0], n + 1).astype(int)
         self._parts = [(replica, slice(lo, hi)) for replica, lo, hi in zip(self._replicas(n), bounds[:-1], bounds[1:])]
-        outs = worker_pool(n).map(lambda part: part[0]._forward(x[part[1]], c_noise[part[1]]), self._parts)
-        return np.concatenate(list(outs), axis=0)
+        outs = side_by_side(*(partial(replica._forward, x[rows], c_noise[rows]) for replica, rows in self._parts))
+        return np.concatenate(outs, axis=0)
 
     def backward(self, dy):
         """dy: (B, C, H) = dL/d output -> dL/dx (B, C, H); parameter gradients are accumulated."""
         if self._parts is None:
             return self._backward(dy)
-        dxs = list(worker_pool(len(self._parts)).map(lambda part: part[0]._backward(dy[part[1]]), self._parts))
+        dxs = side_by_side(*(partial(replica._backward, dy[rows]) for replica, rows in self._parts))
         for replica, _ in self._parts:  # dL/dθ = sum over the parts
             for (_, _, grad), (_, _, part_grad) in zip(self.named_parameters(), replica.named_parameters()):
                 grad += part_grad
