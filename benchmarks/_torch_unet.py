@@ -98,7 +98,8 @@ class TorchTemporalUNet(nn.Module):
 
 def torch_state(state):
     """minipgd's state dict in PyTorch's layouts: convolution weights (k, in, out) -> (out, in, k)."""
-    return {k: torch.from_numpy(np.ascontiguousarray(v.transpose(2, 1, 0) if v.ndim == 3 else v)) for k, v in state.items()}
+    return {name: torch.from_numpy(np.ascontiguousarray(value.transpose(2, 1, 0) if value.ndim == 3 else value))
+            for name, value in state.items()}
 
 
 class Bench:

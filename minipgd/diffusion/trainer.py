@@ -114,7 +114,8 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
 
 
 def _save_run(path, model, ema, optimizer, rng, step, provenance, seconds):
-    """The run state; `seconds`: {"cpu", "wall"} spent training so far, over all resumed parts (`training_seconds`)."""
+    """The run state; `seconds`: {"cpu", "wall"} spent training so far, over all resumed parts
+    (read back by `training_seconds`)."""
     arrays = {**prefixed(model.state_dict(), "model."), **prefixed(ema.state_dict(), "ema."),
               **prefixed(optimizer.state_dict(), "adam.")}
     meta = {"kind": "DiffusionTrainingRun", "step": step, "rng": rng.bit_generator.state, "provenance": provenance,

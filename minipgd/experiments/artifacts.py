@@ -4,10 +4,10 @@ import os
 
 from ..diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
 from ..diffusion.trainer import training_seconds
-from ..nn.checkpoint import write_text_atomically
 from ..diffusion.windows import trajectory_windows
 from ..envs.dataset import load_dataset, save_dataset
 from ..nn import UNetConfig
+from ..nn.checkpoint import write_text_atomically
 from ..recipes.collect import collect_dataset
 
 

@@ -61,8 +61,9 @@ class FidelityUnit:
 
     @property
     def name(self):
+        blocks = self.activation + ("-residual" if self.residual else "")
         return (f"F{self.features}-{self.train_steps}steps-batch{self.batch_size}-lr{self.lr:g}-"
-                f"{self.transitions}transitions-{self.activation}{'-residual' if self.residual else ''}-seed{self.seed}")
+                f"{self.transitions}transitions-{blocks}-seed{self.seed}")
 
 
 # The sweep, cheapest first. Width moved the error most in the first fidelity run (F = 32 -> 64 cut
@@ -153,10 +154,10 @@ def run_unit(work, results_dir, config, name, log=print):
 def _diffusion_unit(work, config, name, log):
     unit = next(unit for unit in config.units if unit.name == name)
     dataset = _dataset(work, config, unit.transitions, log)
-    options = (unit.batch_size, unit.lr, unit.activation, unit.residual)
-    model = cached_diffusion(model_path(work, config, unit), dataset, config.horizon, unit.features, unit.train_steps,
-                             unit.seed, log, *options)
-    env, training = make_env(dataset.metadata["env_id"]), training_record(model_path(work, config, unit))
+    path = model_path(work, config, unit)
+    model = cached_diffusion(path, dataset, config.horizon, unit.features, unit.train_steps, unit.seed, log,
+                             unit.batch_size, unit.lr, unit.activation, unit.residual)
+    env, training = make_env(dataset.metadata["env_id"]), training_record(path)
     evaluations = []
     for n_steps in config.sampler_steps:
         tic = time.perf_counter()

@@ -12,20 +12,16 @@ MARKERS = {64: "o", 256: "s"}  # sampler steps
 COLORS = {32: "tab:gray", 64: "tab:purple", 128: "tab:green"}  # U-Net width F
 
 
-def _cpu_minutes(result):
+def _minutes(result, clock="cpu"):
+    """Training minutes of a result by `clock` ("cpu": all threads' CPU time, "wall"), None if not recorded."""
     training = result.get("training")
-    return None if not training else training["cpu"] / 60.0
-
-
-def _wall_minutes(result):
-    training = result.get("training")
-    return None if not training else training["wall"] / 60.0
+    return None if not training else training[clock] / 60.0
 
 
 def _rows(results):
     """(result, evaluation) pairs of the diffusion units, cheapest training first."""
     diffusion = [r for name, r in results.items() if name != PETS]
-    diffusion.sort(key=lambda r: (_cpu_minutes(r) is None, _cpu_minutes(r) or 0.0, r["unit"]))
+    diffusion.sort(key=lambda r: (_minutes(r) is None, _minutes(r) or 0.0, r["unit"]))
     return [(r, e) for r in diffusion for e in r["evaluations"]]
 
 
@@ -50,14 +46,14 @@ def frontier_table(results, command, results_dir):
         lines.append(f"| PETS, behavior policy | — | {pets['settings']['steps']:,} per member | "
                      f"{pets['settings']['batch_size']} | {pets['settings']['lr']:g} | — | "
                      f"{len(pets['settings']['hidden'])} × {pets['settings']['hidden'][0]} swish | — | "
-                     f"{_number(_cpu_minutes(pets), 1)} | {_number(_wall_minutes(pets), 1)} | — | "
+                     f"{_number(_minutes(pets), 1)} | {_number(_minutes(pets, 'wall'), 1)} | — | "
                      f"{e['dynamics_mse_step1']:.3f} | "
                      f"{e['dynamics_mse']:.3f} | {e['reward_mse']:.4f} |")
     for r, e in _rows(results):
         s = r["settings"]
         lines.append(f"| diffusion | {s['features']} | {s['train_steps']:,} | {s['batch_size']} | {s['lr']:g} | "
                      f"{s['transitions']:,} | {_blocks(s)} | {_number(r.get('epochs'), 0)} | "
-                     f"{_number(_cpu_minutes(r), 1)} | {_number(_wall_minutes(r), 1)} | {e['sampler_steps']} | "
+                     f"{_number(_minutes(r), 1)} | {_number(_minutes(r, 'wall'), 1)} | {e['sampler_steps']} | "
                      f"{e['dynamics_mse_step1']:.3f} | "
                      f"{e['dynamics_mse']:.3f} | {e['reward_mse']:.4f} |")
     machines = sorted({f"{r['machine']['cpu']} ({r['machine']['cores']} cores)" for r in results.values()})
@@ -70,19 +66,20 @@ def plot_frontier(results, path):
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
     for r, e in _rows(results):
-        minutes = _cpu_minutes(r)
+        minutes = _minutes(r)
         if minutes is None:
             continue
         s = r["settings"]
         ax.scatter(minutes, e["dynamics_mse"], marker=MARKERS.get(e["sampler_steps"], "^"),
-                   color=COLORS.get(s["features"], "tab:blue"), label=f"F = {s['features']}, {e['sampler_steps']} sampler steps")
+                   color=COLORS.get(s["features"], "tab:blue"),
+                   label=f"F = {s['features']}, {e['sampler_steps']} sampler steps")
         if e["sampler_steps"] == max(x["sampler_steps"] for x in r["evaluations"]):
             ax.annotate(_short_label(s), (minutes, e["dynamics_mse"]), fontsize=6, xytext=(3, 3),
                         textcoords="offset points")
     if PETS in results:
         pets = results[PETS]
         ax.axhline(pets["evaluations"][0]["dynamics_mse"], color="tab:orange", ls="--",
-                   label=f"PETS, behavior policy ({_number(_cpu_minutes(pets), 1)} CPU-min)")
+                   label=f"PETS, behavior policy ({_number(_minutes(pets), 1)} CPU-min)")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))  # one legend entry per kind of point
     ax.legend(unique.values(), unique.keys(), fontsize=7)

@@ -225,15 +225,16 @@ _POOLS = {}  # worker count -> ThreadPoolExecutor, made on first use and kept (i
 _POOLS_LOCK = threading.Lock()
 
 
-_LOADED = []  # the OpenBLAS libraries found by the first `blas_thread_count` (NumPy's is loaded with NumPy)
+@functools.cache
+def _openblas_at_first_use():
+    """The OpenBLAS libraries loaded when first asked (NumPy's is loaded with NumPy); one scan of the maps."""
+    return tuple(openblas_libraries())
 
 
 def blas_thread_count():
     """The BLAS threads a matrix product uses now: the largest count of the OpenBLAS libraries loaded
-    when this was first called (1 where there is none, e.g. MKL or Accelerate: nothing to divide)."""
-    if not _LOADED:
-        _LOADED.extend(openblas_libraries() or [None])
-    return max((library.threads for library in _LOADED if library is not None), default=1)
+    at the first call (1 where there is none, e.g. MKL or Accelerate: nothing to divide)."""
+    return max((library.threads for library in _openblas_at_first_use()), default=1)
 
 
 def parallel_workers():

@@ -41,7 +41,8 @@ def weight_matrix(weight):
 
 
 def tap_matrix(weight):
-    """(k, C_in, C_out) weight -> (C_in, k*C_out) matrix, W_taps[c, j*C_out + o] = W[j, c, o] (k blocks copied side by side)."""
+    """(k, C_in, C_out) weight -> (C_in, k*C_out) matrix, W_taps[c, j*C_out + o] = W[j, c, o]
+    (the k tap matrices copied side by side)."""
     k, c_in, c_out = weight.shape
     return np.ascontiguousarray(weight.transpose(1, 0, 2)).reshape(c_in, k * c_out)
 
