@@ -26,6 +26,7 @@ from .envs.dataset import load_dataset, save_dataset, summary
 from .envs.registry import DATASETS
 from .experiments.offline_run import ALGORITHMS, run_offline_agent
 from .experiments.report import write_report
+from .experiments.units import load_results
 from .nn import UNetConfig
 from .nn.checkpoint import check_output, check_writable, load_checkpoint
 from .nn.threads import thread_policy
@@ -41,6 +42,7 @@ EXPERIMENT_FILES = {  # what each experiment writes: (the option naming the fold
     "table2": (("results", "table2.md"),),
     "fidelity": (("figures", "fidelity_frontier.png"), ("results", "diffusion_fidelity.md")),
 }
+UNIT_EXPERIMENTS = ("fidelity", "section53")  # made of units, one result file each in RESULTS/NAME/
 
 
 def log(line):
@@ -125,13 +127,29 @@ def _resume_hint(checkpoint, total, every, command):
     return f"interrupted; {checkpoint} holds the run at step {step} of {total}: resume it with `{command}`"
 
 
-def _experiment(args):
-    if args.name != "fidelity" and (args.unit or args.list_units or args.report_only):
-        raise ValueError("--unit, --list-units and --report-only are options of `experiment fidelity`")
-    if args.list_units:
-        from .experiments.fidelity import FidelityConfig
+def _unit_config(args):
+    """The configuration of an experiment made of units (fidelity, section53): its smoke size with --smoke."""
+    if args.name == "fidelity":
+        from .experiments.fidelity import FidelityConfig as Config
+    else:
+        from .experiments.section53 import Section53Config as Config
+    return Config.smoke() if args.smoke else Config()
 
-        print("\n".join((FidelityConfig.smoke() if args.smoke else FidelityConfig()).unit_names()))
+
+def _unit_results(args, work, run):
+    """The experiment's unit results: from the files alone with --report-only, else after `run`ning the missing."""
+    config, results_dir = _unit_config(args), Path(args.results) / args.name
+    if args.report_only:
+        return config, results_dir, load_results(results_dir, config.unit_names())
+    return config, results_dir, run(work, results_dir, config, only=args.unit, jobs=args.jobs, log=log)
+
+
+def _experiment(args):
+    if args.name not in UNIT_EXPERIMENTS and (args.unit or args.list_units or args.report_only):
+        raise ValueError("--unit, --list-units and --report-only are options of `experiment fidelity` and "
+                         "`experiment section53`")
+    if args.list_units:
+        print("\n".join(_unit_config(args).unit_names()))
         return
     work = args.work_dir or f"runs/{args.name}"
     outputs = [Path(getattr(args, folder)) / name for folder, name in EXPERIMENT_FILES[args.name]]
@@ -144,31 +162,27 @@ def _experiment(args):
 
 
 def _section53(args, work, likelihood_png, error_png, scatter_png, table_md):
-    from .experiments.section53 import Section53Config, run_section53
+    from .experiments.section53 import merge_results, run_section53
     from .experiments.section53_report import plot_dynamics_error, plot_error_against_likelihood, plot_likelihood
     from .experiments.section53_report import section53_table
 
-    results = run_section53(work, Section53Config.smoke() if args.smoke else Section53Config(), log=log)
+    config, results_dir, results = _unit_results(args, work, run_section53)
+    results = merge_results(results, config)
     likelihood_png.parent.mkdir(parents=True, exist_ok=True)
     plot_likelihood(results, likelihood_png)
     plot_dynamics_error(results, error_png)
     plot_error_against_likelihood(results, scatter_png)
-    table = section53_table(results, args.command_line)
+    table = section53_table(results, args.command_line, results_dir.as_posix())
     write_report(table_md, "# Section 5.3 at CPU scale\n\n" + table)
     print(table)
     print(f"wrote {likelihood_png}, {error_png}, {scatter_png} and {table_md}")
 
 
 def _fidelity(args, work, frontier_png, table_md):
-    from .experiments.fidelity import FidelityConfig, load_results, run_fidelity
+    from .experiments.fidelity import run_fidelity
     from .experiments.fidelity_report import frontier_table, plot_frontier
 
-    config = FidelityConfig.smoke() if args.smoke else FidelityConfig()
-    results_dir = Path(args.results) / "fidelity"
-    if args.report_only:
-        results = load_results(results_dir, config)
-    else:
-        results = run_fidelity(work, results_dir, config, only=args.unit, jobs=args.jobs, log=log)
+    _, results_dir, results = _unit_results(args, work, run_fidelity)
     frontier_png.parent.mkdir(parents=True, exist_ok=True)
     plot_frontier(results, frontier_png)
     table = frontier_table(results, args.command_line, results_dir.as_posix())
@@ -331,13 +345,14 @@ def build_parser():
     experiment.add_argument("--figures", default="figures", help="where the PNGs go")
     experiment.add_argument("--results", default="results", help="where the markdown table goes")
     experiment.add_argument("--smoke", action="store_true", help="a smoke run of the whole pipeline in seconds")
-    experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="table2, fidelity: units run at once")
+    experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="units run at once")
     experiment.add_argument("--unit", action="append",
-                            help="fidelity: run only this unit (repeatable; default: every unit without a result; "
-                                 "--list-units names them)")
-    experiment.add_argument("--list-units", action="store_true", help="fidelity: print the sweep's units and stop")
+                            help="fidelity, section53: run only this unit (repeatable; default: every unit without a "
+                                 "result file in RESULTS/NAME/; --list-units names them)")
+    experiment.add_argument("--list-units", action="store_true",
+                            help="fidelity, section53: print the units and stop")
     experiment.add_argument("--report-only", action="store_true",
-                            help="fidelity: make the table and figure from the result files, run nothing")
+                            help="fidelity, section53: make the table and figures from the result files, run nothing")
     experiment.add_argument("--force", action="store_true", help="overwrite existing figures and results files")
     return parser
 

@@ -17,14 +17,10 @@ behavior policy that collected it (the committed actor with its collection
 noise) from dataset states: trajectories of the policy that unguided samples
 imitate, scored the same way.
 
-Each unit's result is a small JSON file in the results folder
-(`results/fidelity/UNIT.json`, with versions and machine), written when the unit
-finishes. A rerun skips units whose file is there, so the sweep continues on
-another machine that has only the repository once the files are committed;
-trained models stay in the work folder (not committed). `--unit NAME` runs only
-the named units. The table and the figure are made from the files alone.
+Each unit's result is a small JSON file, `results/fidelity/UNIT.json`, resumable
+and runnable by name as `units.py` says; trained models stay in the work folder
+(not committed). The table and the figure are made from the files alone.
 """
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -34,14 +30,12 @@ import numpy as np
 from ..analysis.dynamics_error import dynamics_error, reward_error
 from ..diffusion import TrajectoryLayout
 from ..envs.registry import make_env
-from ..nn.checkpoint import write_text_atomically
 from ..nn.threads import under_thread_policy
 from ..nn.unet import HORIZON
 from ..recipes.collect import behavior_policy
 from ..world_models import EnsembleConfig, train_ensemble, truncated_rollouts
 from .artifacts import cached_dataset, cached_diffusion, diffusion_path, training_record
-from .provenance import provenance
-from .units import run_units
+from .units import load_results, pending_units, run_units, write_result
 
 PETS = "pets"
 
@@ -125,10 +119,6 @@ def scores(env, raw, layout):
             "reward_mse": float(reward_error(env, raw, layout).mean())}
 
 
-def result_path(results_dir, name):
-    return os.path.join(results_dir, f"{name}.json")
-
-
 def model_path(work, config, unit):
     """Where `unit`'s model is kept: a folder per dataset size, a name that says how it was trained."""
     folder = os.path.join(work, f"models-{config.dataset}-{unit.transitions}")
@@ -146,8 +136,8 @@ def run_unit(work, results_dir, config, name, log=print):
     """Train (or load) one unit's model, score it, write its JSON; -> (name, seconds)."""
     started = time.perf_counter()
     result = _pets_unit(work, config, log) if name == PETS else _diffusion_unit(work, config, name, log)
-    result.update(unit=name, dataset=config.dataset, n_trajectories=config.n_trajectories, **provenance())
-    write_text_atomically(result_path(results_dir, name), json.dumps(result, indent=1))
+    result.update(dataset=config.dataset, n_trajectories=config.n_trajectories)
+    write_result(results_dir, name, result)
     return name, time.perf_counter() - started
 
 
@@ -192,24 +182,7 @@ def _pets_unit(work, config, log):
 
 def run_fidelity(work, results_dir, config=FidelityConfig(), only=None, jobs=1, log=print):
     """Run the units (all, or those named in `only`) that have no result file yet; -> every result found."""
-    names = config.unit_names()
-    unknown = sorted(set(only or ()) - set(names))
-    if unknown:
-        raise ValueError(f"no unit {unknown[0]!r} in the sweep; the units are: {', '.join(names)}")
-    os.makedirs(results_dir, exist_ok=True)
-    done = [name for name in names if os.path.exists(result_path(results_dir, name))]
-    todo = [name for name in (only or names) if name not in done]
-    log(f"{len(done)} of {len(names)} units have results in {results_dir}; running {len(todo)}")
+    todo = pending_units(results_dir, config.unit_names(), only, log)
     for name, seconds in run_units(run_unit, [(work, results_dir, config, name) for name in todo], jobs):
         log(f"finished {name} in {seconds / 60:.1f} min")
-    return load_results(results_dir, config)
-
-
-def load_results(results_dir, config):
-    """{unit name: result} of the units of `config` whose result file is in `results_dir`."""
-    results = {}
-    for name in config.unit_names():
-        if os.path.exists(result_path(results_dir, name)):
-            with open(result_path(results_dir, name), encoding="utf-8") as f:
-                results[name] = json.load(f)
-    return results
+    return load_results(results_dir, config.unit_names())

@@ -12,10 +12,13 @@ The experiment of the paper, step by step:
    actions and by their dynamics error against the real simulator; PETS rollouts of
    the same length from dataset states (Eq. 5–6) are scored the same way.
 
-Every trained artifact is cached in the work folder, so an interrupted run picks
-up where it stopped; `run_section53` returns (and writes) plain JSON results.
+Steps 1–2 run first, once; then each diffusion seed and each PETS seed is a
+unit (`diffusion-seed0`, `pets-seed0`, ...) that trains its model and measures
+it for every target, leaving `results/section53/UNIT.json` (`units.py`: resumable
+from committed files, runnable by name, `--jobs N`). Datasets and trained models
+are cached in the work folder, so an interrupted unit picks up where it stopped.
+The figures and tables are made from the unit files alone (`merge_results`).
 """
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -27,14 +30,14 @@ from ..analysis.likelihood import target_log_likelihood
 from ..diffusion import TrajectoryLayout
 from ..diffusion.windows import trajectory_windows
 from ..envs.registry import make_env
-from ..nn.checkpoint import write_text_atomically
+from ..nn.threads import under_thread_policy
 from ..nn.unet import HORIZON
 from ..rl.iql import IQL, IQLConfig, load_policy
 from ..rl.replay import as_float32, sample_batch
 from ..rl.state_norm import StateNormalizer
 from ..world_models import EnsembleConfig, PETSEnsemble, train_ensemble, truncated_rollouts
-from .artifacts import cached_dataset, cached_diffusion, diffusion_path, silent
-
+from .artifacts import cached_dataset, cached_diffusion, diffusion_path, silent, training_record
+from .units import load_results, pending_units, run_units, write_result
 
 @dataclass(frozen=True)
 class Section53Config:
@@ -42,30 +45,38 @@ class Section53Config:
     targets: tuple = ("halfcheetah-random", "halfcheetah-medium", "halfcheetah-expert")
     transitions: int = 100_000  # per collected dataset
     target_updates: int = 15_000  # IQL updates per target policy
-    diffusion_seeds: tuple = (0, 1)  # the paper: 4; each F = 64 model takes ~13 min on one core
+    diffusion_seeds: tuple = (0, 1, 2, 3)  # Fig. 6's caption
     diffusion_train_steps: int = 60_000
-    features: int = 64  # U-Net width F (the paper: 1024); F = 32 is 4x worse in dynamics error (fidelity experiment)
+    features: int = 128  # U-Net width F (the paper: 1024); the fidelity frontier's CPU model
+    activation: str = "mish"  # with residual blocks: Diffuser's, the frontier's best per CPU-minute
+    residual: bool = True
     horizon: int = HORIZON  # H: 16 states per trajectory, as in Fig. 6
-    pets_seeds: tuple = (0, 1)  # the paper: 3
+    pets_seeds: tuple = (0, 1, 2)  # Fig. 6's caption
     pets_steps: int = 4_000
     pets_hidden: tuple = (200, 200, 200, 200)
     lambdas: tuple = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
-    n_trajectories: int = 512  # per (seed, target, λ); the paper: 2048
-    sampler_steps: int = 64  # the paper: 256
+    n_trajectories: int = 2_048  # λ = 0 and 1 and PETS, per (seed, target): Fig. 6's caption
+    grid_trajectories: int = 256  # the grid's other λ (Fig. 5: mean likelihoods only)
+    sampler_steps: int = 256  # the paper's
 
     @classmethod
     def smoke(cls):
         """A smoke run of the whole pipeline in seconds (the default tests run it)."""
         return cls(transitions=2_000, target_updates=20, diffusion_seeds=(0, 1), diffusion_train_steps=20, features=16,
-                   pets_seeds=(0,), pets_steps=20, pets_hidden=(16,), lambdas=(0.0, 1.0), n_trajectories=4,
-                   sampler_steps=4)
+                   pets_seeds=(0,), pets_steps=20, pets_hidden=(16,), lambdas=(0.0, 1.0, 3.0), n_trajectories=4,
+                   grid_trajectories=3, sampler_steps=4)
 
     def __post_init__(self):
         if 1.0 not in self.lambdas or 0.0 not in self.lambdas:
             raise ValueError(f"the λ grid must contain 0 (unguided) and 1 (Fig. 6), got {self.lambdas}")
         if min(self.transitions, self.target_updates, self.diffusion_train_steps, self.pets_steps,
-               self.n_trajectories, self.sampler_steps) < 1 or not self.diffusion_seeds or not self.pets_seeds:
+               self.n_trajectories, self.grid_trajectories, self.sampler_steps) < 1 \
+                or not self.diffusion_seeds or not self.pets_seeds:
             raise ValueError("sizes and step counts must be positive and the seed lists non-empty")
+
+    def unit_names(self):
+        return [f"pets-seed{seed}" for seed in self.pets_seeds] + [f"diffusion-seed{seed}"
+                                                                   for seed in self.diffusion_seeds]
 
 
 def _dataset(work, name, config, log):
@@ -99,50 +110,105 @@ def _cached_pets(work, behavior, seed, config, log):
 
 
 def _scores(raw, policy, env, layout):
-    """(mean log π of the actions, per-step dynamics error averaged over trajectories (H,))."""
-    return target_log_likelihood(raw, policy, layout), dynamics_error(env, raw, layout).mean(axis=0).tolist()
+    """{mean log π of the actions, per-step dynamics error averaged over trajectories (H,)}."""
+    return {"log_likelihood": target_log_likelihood(raw, policy, layout),
+            "dynamics_error": dynamics_error(env, raw, layout).mean(axis=0).tolist()}
 
 
-def run_section53(work, config=Section53Config(), log=print):
-    """Train (or load) everything in `work` and measure; returns the results dict (also `work/section53.json`)."""
+def prepare(work, config, log=print):
+    """Steps 1–2, shared by every unit: the datasets and the IQL target policies, made once in `work`."""
     os.makedirs(work, exist_ok=True)
+    return _dataset(work, config.behavior, config, log), {name: _cached_target_policy(work, name, config, log)
+                                                          for name in config.targets}
+
+
+@under_thread_policy  # in a worker process too
+def run_unit(work, results_dir, config, name, log=print):
+    """Train (or load) one seed's model, measure it against every target policy, write its JSON; -> (name, s)."""
     started = time.perf_counter()
-    behavior = _dataset(work, config.behavior, config, log)
+    kind, seed = name.rsplit("-seed", 1)
+    behavior, policies = prepare(work, config, log)
+    measure = _diffusion_unit if kind == "diffusion" else _pets_unit
+    result = measure(work, config, int(seed), behavior, policies, log)
+    result.update(kind=kind, seed=int(seed), seconds=time.perf_counter() - started)
+    write_result(results_dir, name, result)
+    return name, result["seconds"]
+
+
+def _diffusion_unit(work, config, seed, behavior, policies, log):
+    """Step 4 for one diffusion model: unguided samples (shared by the targets) and guided ones per (target, λ)."""
+    path = diffusion_path(work, config.features, config.diffusion_train_steps, seed, activation=config.activation,
+                          residual=config.residual)
+    model = cached_diffusion(path, behavior, config.horizon, config.features, config.diffusion_train_steps, seed, log,
+                             activation=config.activation, residual=config.residual)
+    env, layout = make_env(behavior.metadata["env_id"]), model.layout
+    unguided = model.sample(config.n_trajectories, np.random.default_rng([seed, 0]), n_steps=config.sampler_steps)
+    unguided_error = dynamics_error(env, unguided, layout).mean(axis=0).tolist()
+    targets = {}
+    for t, (name, policy) in enumerate(policies.items()):
+        pgd = {}
+        for i, scale in enumerate(config.lambdas):
+            if scale == 0.0:
+                pgd[str(scale)] = {"log_likelihood": target_log_likelihood(unguided, policy, layout),
+                                   "dynamics_error": unguided_error}
+                continue
+            n = config.n_trajectories if scale == 1.0 else config.grid_trajectories
+            raw = model.sample(n, np.random.default_rng([seed, t + 1, i]), policy=policy, scale=scale,
+                               n_steps=config.sampler_steps)
+            pgd[str(scale)] = _scores(raw, policy, env, layout)
+        log(f"diffusion seed {seed}, {name}: log π at λ = "
+            + ", ".join(f"{s}: {v['log_likelihood']:.2f}" for s, v in pgd.items()))
+        targets[name] = {"pgd": pgd}
+    return {"training": training_record(path), "targets": targets}
+
+
+def _pets_unit(work, config, seed, behavior, policies, log):
+    """Step 4 for one PETS ensemble: truncated rollouts of each target policy (Eq. 5–6) from dataset states."""
+    ensemble = _cached_pets(work, behavior, seed, config, log)
     layout = TrajectoryLayout(behavior.obs_dim, behavior.act_dim)
     env = make_env(behavior.metadata["env_id"])
-    policies = {name: _cached_target_policy(work, name, config, log) for name in config.targets}
-    diffusions = {seed: cached_diffusion(diffusion_path(work, config.features, config.diffusion_train_steps, seed), behavior,
-                                         config.horizon, config.features, config.diffusion_train_steps, seed, log)
-                  for seed in config.diffusion_seeds}
-    ensembles = {seed: _cached_pets(work, behavior, seed, config, log) for seed in config.pets_seeds}
-    models_ready = time.perf_counter() - started
-    log(f"models ready after {models_ready:.0f} s; sampling and scoring")
     real_windows = trajectory_windows(behavior, horizon=config.horizon, log=silent)
-    results = {"config": asdict(config), "targets": {}}
-    for t, name in enumerate(config.targets):
-        policy = policies[name]
-        pgd = {str(scale): {"log_likelihood": [], "dynamics_error": []} for scale in config.lambdas}
-        for seed, model in diffusions.items():
-            for i, scale in enumerate(config.lambdas):
-                rng = np.random.default_rng([seed, t, i])  # the same draws whatever else is measured
-                raw = model.sample(config.n_trajectories, rng, policy=policy, scale=scale, n_steps=config.sampler_steps)
-                likelihood, error = _scores(raw, policy, env, layout)
-                pgd[str(scale)]["log_likelihood"].append(likelihood)
-                pgd[str(scale)]["dynamics_error"].append(error)
-        pets = {"log_likelihood": [], "dynamics_error": []}
-        for seed, ensemble in ensembles.items():
-            rng = np.random.default_rng([seed, t, 1_000])
-            starts = behavior.observations[rng.integers(0, len(behavior.observations), config.n_trajectories)]
-            raw = truncated_rollouts(ensemble, policy, starts, config.horizon, rng, layout)  # Eq. 5–6
-            likelihood, error = _scores(raw, policy, env, layout)
-            pets["log_likelihood"].append(likelihood)
-            pets["dynamics_error"].append(error)
+    targets = {}
+    for t, (name, policy) in enumerate(policies.items()):
+        rng = np.random.default_rng([seed, t, 1_000])
+        starts = behavior.observations[rng.integers(0, len(behavior.observations), config.n_trajectories)]
+        pets = _scores(truncated_rollouts(ensemble, policy, starts, config.horizon, rng, layout), policy, env, layout)
         data = target_log_likelihood(real_windows, policy, layout)
-        results["targets"][name] = {"pgd": pgd, "pets": pets, "behavior_data_log_likelihood": data}
-        by_scale = ", ".join(f"{s}: {np.mean(v['log_likelihood']):.2f}" for s, v in pgd.items())
-        log(f"{name}: log π at λ = {by_scale}; PETS {np.mean(pets['log_likelihood']):.2f}; behavior data {data:.2f}")
-    results["seconds"] = time.perf_counter() - started
-    results["model_seconds"] = models_ready
-    write_text_atomically(os.path.join(work, "section53.json"), json.dumps(results, indent=1))
-    log(f"measured in {results['seconds']:.0f} s")
-    return results
+        log(f"PETS seed {seed}, {name}: log π {pets['log_likelihood']:.2f}; behavior data {data:.2f}")
+        targets[name] = {"pets": pets, "behavior_data_log_likelihood": data}
+    return {"targets": targets}
+
+
+def run_section53(work, results_dir, config=Section53Config(), only=None, jobs=1, log=print):
+    """Run the units (all, or those named in `only`) that have no result file yet; -> every result found."""
+    todo = pending_units(results_dir, config.unit_names(), only, log)
+    if todo:
+        prepare(work, config, log)  # before the units, which share them
+    for name, seconds in run_units(run_unit, [(work, results_dir, config, name) for name in todo], jobs):
+        log(f"finished {name} in {seconds / 60:.1f} min")
+    return load_results(results_dir, config.unit_names())
+
+
+METRICS = ("log_likelihood", "dynamics_error")
+
+
+def merge_results(results, config):
+    """The units' results as one dict for the report: per target, PGD's λ -> {metric: one value per diffusion
+    seed found}, PETS' {metric: one value per PETS seed found}; the seeds found; the units' seconds."""
+    diffusion = [results[name] for name in config.unit_names() if name in results and name.startswith("diffusion")]
+    pets = [results[name] for name in config.unit_names() if name in results and name.startswith("pets")]
+    if not diffusion or not pets:
+        raise ValueError("the Section 5.3 report needs at least one diffusion and one PETS unit; results found for: "
+                         f"{', '.join(results) or 'none'}")
+    targets = {}
+    for name in config.targets:
+        pgd = {str(scale): {metric: [r["targets"][name]["pgd"][str(scale)][metric] for r in diffusion]
+                            for metric in METRICS} for scale in config.lambdas}
+        targets[name] = {"pgd": pgd, "pets": {metric: [r["targets"][name]["pets"][metric] for r in pets]
+                                              for metric in METRICS},
+                         "behavior_data_log_likelihood": pets[0]["targets"][name]["behavior_data_log_likelihood"]}
+    training = [r["training"] for r in diffusion if r.get("training")]
+    return {"config": asdict(config), "targets": targets, "diffusion_seeds": [r["seed"] for r in diffusion],
+            "pets_seeds": [r["seed"] for r in pets], "seconds": sum(r["seconds"] for r in diffusion + pets),
+            "training_seconds": [t["cpu"] for t in training], "machines": sorted({
+                f"{r['machine']['cpu']} ({r['machine']['cores']} cores)" for r in diffusion + pets})}

@@ -1,4 +1,4 @@
-"""Figures 5 and 6 and the Section 5.3 table, from the results of `run_section53`.
+"""Figures 5 and 6 and the Section 5.3 table, from the merged unit results (`section53.merge_results`).
 
 Figures are drawn on `matplotlib.figure.Figure` objects, not through pyplot, so
 importing this module changes no global matplotlib state (no backend switch).
@@ -97,14 +97,22 @@ def matched_lambda(res):
     return None
 
 
-def section53_table(results, command):
+def section53_table(results, command, results_dir):
     """Markdown: likelihood by λ (Fig. 5), dynamics error (Fig. 6), and the error at matched likelihood."""
     cfg, targets = results["config"], results["targets"]
     scales = list(next(iter(targets.values()))["pgd"])
-    lines = [f"Produced by `{command}` in {results['seconds'] / 60:.1f} min ({results['model_seconds'] / 60:.1f} min "
-             f"training the models, or loading those already in the work folder, then sampling and scoring; "
-             f"{len(cfg['diffusion_seeds'])} diffusion seeds, {len(cfg['pets_seeds'])} PETS seeds, "
-             f"{cfg['n_trajectories']} trajectories of H = {cfg['horizon']} each, mean ± standard error over seeds).",
+    found = f"{len(results['diffusion_seeds'])} of {len(cfg['diffusion_seeds'])} diffusion seeds"
+    found += f" ({', '.join(map(str, results['diffusion_seeds']))}), {len(results['pets_seeds'])} of "
+    found += f"{len(cfg['pets_seeds'])} PETS seeds ({', '.join(map(str, results['pets_seeds']))})"
+    training = results["training_seconds"]
+    lines = [f"Produced by `{command}` from the unit files in `{results_dir}/` ({found}; units without a file are "
+             f"not run yet). The units took {results['seconds'] / 60:.0f} min of wall-clock time in all, "
+             f"{sum(training) / 60:.0f} CPU-min of it training {len(training)} diffusion models "
+             f"(F = {cfg['features']}, {cfg['activation']} {'residual ' if cfg['residual'] else ''}blocks, "
+             f"{cfg['diffusion_train_steps']:,} steps). {cfg['n_trajectories']:,} trajectories of H = {cfg['horizon']} "
+             f"per (seed, target) at λ = 0 and 1 and for PETS, {cfg['grid_trajectories']:,} at the grid's other λ; "
+             f"{cfg['sampler_steps']} sampler steps; mean ± standard error over seeds. "
+             f"Machines: {'; '.join(results['machines'])}.",
              "", "**Mean log π_target(a|s) of synthetic actions (Fig. 5)**", "",
              "| target policy | " + " | ".join(f"λ = {float(s):g}" for s in scales) + " | PETS | behavior data |",
              "|---|" + "---:|" * (len(scales) + 2)]
