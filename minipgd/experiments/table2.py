@@ -53,7 +53,7 @@ class Table2Config:
     def smoke(cls):
         """Everything once, tiny: one dataset, one seed, both agents, all sources, in seconds."""
         return cls(datasets=("maze2d-umaze",), seeds=(0,), transitions=1_000, diffusion_train_steps=10, features=16,
-                   algorithm2=Algorithm2Config(guidance_scale=1.0, n_epochs=2, steps_per_epoch=10, n_trajectories=4,
+                   algorithm2=Algorithm2Config(guidance_scale=1.0, n_epochs=2, steps_per_epoch=10, n_trajectories=16,
                                                sampler_steps=3, eval_every=10, batch_size=32, eval_episodes=1))
 
     def __post_init__(self):

@@ -71,7 +71,12 @@ class Algorithm2Config:
 def generate_transitions(model, policy, scale, n_trajectories, rng, sampler_steps):
     """Alg. 2 l. 5: sample trajectories (guided by `policy` when λ > 0) -> transitions."""
     raw = model.sample(n_trajectories, rng, policy=policy, scale=scale, n_steps=sampler_steps)
-    return as_float32(windows_to_transitions(raw, model.layout))
+    transitions = as_float32(windows_to_transitions(raw, model.layout))
+    if len(transitions["rewards"]) == 0:
+        raise ValueError(f"none of the {n_trajectories} sampled trajectories yields a transition: each starts at a "
+                         "terminal state (done channel > 0.5 in its first row); the diffusion model is not trained "
+                         "enough to generate data")
+    return transitions
 
 
 def mixed_batch(synthetic, real, config, rng):
