@@ -20,9 +20,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from .diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
 from .diffusion.windows import trajectory_windows
-from .envs.dataset import load_dataset, save_dataset, summary
+from .envs.dataset import load_dataset, origin, save_dataset, summary
 from .envs.registry import DATASETS
 from .experiments.offline_run import ALGORITHMS, run_offline_agent
 from .experiments.report import write_report
@@ -83,8 +85,32 @@ def _train_diffusion(args):
     raw = trajectory_windows(dataset, horizon=args.horizon, log=log)
     _start_over(checkpoint, args.force)
     model = train_diffusion(raw, layout, config, checkpoint=checkpoint, log=log)
+    model.data = origin(dataset)
     model.save(args.out)
     print(f"wrote {args.out}")
+
+
+def _sample(args):
+    from .recipes.synthetic import check_guidance, synthetic_dataset
+    from .rl.saved_policy import load_target_policy
+
+    if args.scale is not None and not args.policy:
+        raise ValueError("--scale is the guidance towards --policy: pass --policy ACTOR too, or leave --scale out "
+                         "for unguided samples")
+    check_output(args.out, args.force, inputs=[args.model, args.policy], what="--out")
+    model = TrajectoryDiffusion.load(args.model)
+    policy = load_target_policy(args.policy) if args.policy else None
+    scale = 0.0 if policy is None else (1.0 if args.scale is None else args.scale)
+    check_guidance(model, policy, scale)
+    log(f"sampling {args.n} trajectories of H = {model.horizon} from {args.model} ("
+        + (f"guided by {args.policy}, λ = {scale:g}" if policy else "unguided") + f", {args.sampler_steps} steps)")
+    tic = time.perf_counter()
+    dataset = synthetic_dataset(model, args.n, np.random.default_rng(args.seed), args.seed, policy, scale,
+                                args.sampler_steps, about={"model": args.model, "policy": args.policy})
+    save_dataset(args.out, dataset, force=args.force)
+    info = summary(dataset)
+    print(f"wrote {args.out}: {info['transitions']} transitions in {info['episodes']} trajectories "
+          f"({int(dataset.terminations.sum())} ending on a terminal state), {time.perf_counter() - tic:.0f} s")
 
 
 def _train_agent(args):
@@ -95,6 +121,9 @@ def _train_agent(args):
         raise ValueError("--diffusion is used only with --data unguided or guided; leave it out with --data real")
     if args.checkpoint:  # an existing one is resumed, not overwritten
         check_output(args.checkpoint, force=True, inputs=[args.dataset, args.diffusion], what="--checkpoint")
+    if args.save_actor:
+        check_output(args.save_actor, args.force, inputs=[args.dataset, args.diffusion, args.checkpoint],
+                     what="--save-actor")
     dataset = load_dataset(args.dataset)
     model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
     config = Algorithm2Config(source=args.data, guidance_scale=args.guidance_scale, generation=args.generation,
@@ -104,9 +133,13 @@ def _train_agent(args):
     total = config.n_epochs * config.steps_per_epoch
     args.interrupted = lambda: _resume_hint(args.checkpoint, total, config.eval_every, args.command_line)
     _start_over(args.checkpoint, args.force)
-    _, history = run_offline_agent(dataset, args.algo, config, args.seed, model, checkpoint=args.checkpoint, log=log)
+    agent, history = run_offline_agent(dataset, args.algo, config, args.seed, model, checkpoint=args.checkpoint,
+                                       log=log)
     scored = dataset.metadata["ref_min_return"] is not None
     print(f"final {'normalized score' if scored else 'return'} (step {history[-1][0]}): {history[-1][1]:.1f}")
+    if args.save_actor:
+        agent.save_actor(args.save_actor, {"dataset": args.dataset, "source": args.data, "steps": history[-1][0]})
+        print(f"wrote {args.save_actor}")
 
 
 def _start_over(checkpoint, force):
@@ -311,6 +344,18 @@ def build_parser():
                                                 "(default OUT.run.npz)")
     diffusion.add_argument("--force", action="store_true", help="overwrite --out and start over instead of resuming")
 
+    sample = command("sample", _sample, "sample synthetic transitions from a diffusion model into a dataset file")
+    sample.add_argument("model", help="a model from `train-diffusion`")
+    sample.add_argument("--n", **_setting(Algorithm2Config, "n_trajectories"), help="trajectories (the paper: 16384)")
+    sample.add_argument("--policy", help="guide the actions towards this actor (a file from train-agent "
+                                         "--save-actor, train-behavior or Agent.save_actor; default: unguided)")
+    sample.add_argument("--scale", type=_setting(Algorithm2Config, "guidance_scale")["type"],
+                        help="the guidance scale λ (default 1.0 with --policy)")
+    sample.add_argument("--sampler-steps", **_setting(Algorithm2Config, "sampler_steps"), help="the paper: 256")
+    sample.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed")
+    sample.add_argument("--out", required=True, help="the dataset (.npz), in `collect`'s format")
+    sample.add_argument("--force", action="store_true", help="overwrite an existing --out")
+
     agent = command("train-agent", _train_agent, "train TD3+BC or IQL on real or synthetic data (Algorithm 2)")
     agent.add_argument("dataset", help="an .npz written by `collect`")
     agent.add_argument("--algo", choices=ALGORITHMS, default="td3bc", help="the offline RL agent")
@@ -333,7 +378,10 @@ def build_parser():
     agent.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed")
     agent.add_argument("--checkpoint", help="run state (.npz), written at every evaluation; a rerun of the same "
                                             "command resumes it (default: none)")
-    agent.add_argument("--force", action="store_true", help="start over instead of resuming --checkpoint")
+    agent.add_argument("--save-actor", help="write the trained actor here (.npz; a guidance target for `sample "
+                                            "--policy`, default: none)")
+    agent.add_argument("--force", action="store_true", help="start over instead of resuming --checkpoint; overwrite "
+                                                           "--save-actor")
 
     experiment = command("experiment", _experiment, "run one of the paper's experiments; writes figures/tables")
     experiment.add_argument("name", choices=sorted(EXPERIMENT_FILES),

@@ -131,9 +131,21 @@ def test_transitions_from_windows_are_the_dataset_transitions(rng):
     dataset_row = np.cumsum(~states.terminations) - 1  # a state's row in the dataset (terminal states: none)
     rows = (starts[:, None] + np.arange(H - 1)).ravel()
     rows = dataset_row[rows[~states.terminations[rows]]]  # windows stop at a terminal state
-    for name, array in transitions.items():
-        np.testing.assert_array_equal(array, getattr(dataset, name)[rows], err_msg=name)
+    for name in ("observations", "actions", "rewards", "next_observations", "terminations"):
+        np.testing.assert_array_equal(transitions[name], getattr(dataset, name)[rows], err_msg=name)
     assert transitions["terminations"].dtype == bool and transitions["terminations"].any()
+    ends = transitions["terminations"] | transitions["truncations"]
+    assert not (transitions["terminations"] & transitions["truncations"]).any()
+    assert ends.sum() == len(starts) and ends[-1]  # each window is an episode of the result
+
+
+def test_each_window_ends_on_a_terminal_or_a_time_out():
+    layout = TrajectoryLayout(1, 1)
+    raw = np.zeros((3, layout.channels, 4))
+    raw[1, layout.done] = [0.0, 0.0, 1.0, 0.0]  # terminal state at row 2
+    transitions = windows_to_transitions(raw, layout)
+    np.testing.assert_array_equal(transitions["terminations"], [0, 0, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(transitions["truncations"], [0, 0, 1, 0, 0, 0, 0, 1])
 
 
 def test_transition_done_is_the_next_rows_done_channel_above_one_half():

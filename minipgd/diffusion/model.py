@@ -2,7 +2,9 @@
 
 `sample` runs Algorithm 1, unguided or guided by any Gaussian policy, and returns
 trajectories in environment units; `save`/`load` keep weights, U-Net config,
-layout and normalization together in one `.npz` checkpoint.
+layout and normalization together in one `.npz` checkpoint, with `data`: what the
+training dataset's metadata says about where the trajectories come from (its
+environment, recipe, seed and reference returns), where the trainer recorded it.
 """
 from dataclasses import asdict
 
@@ -27,12 +29,12 @@ CHUNK_SIZE = 512
 class TrajectoryDiffusion:
     """A trained model: the (EMA) denoiser and the normalizer it was trained with."""
 
-    def __init__(self, unet, normalizer):
+    def __init__(self, unet, normalizer, data=None):
         if unet.cfg.in_channels != normalizer.layout.channels:
             raise ValueError(
                 f"U-Net has {unet.cfg.in_channels} channels, the normalizer {normalizer.layout.describe()}"
             )
-        self.unet, self.normalizer = unet, normalizer
+        self.unet, self.normalizer, self.data = unet, normalizer, data
         self.denoiser = Denoiser(unet)
 
     @property
@@ -74,7 +76,8 @@ class TrajectoryDiffusion:
                                                              chunk_size, **sampler_options))
 
     def save(self, path):
-        save_checkpoint(path, self._arrays(), {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)})
+        meta = {"kind": "TrajectoryDiffusion", **_describe(self.unet, self.layout)}
+        save_checkpoint(path, self._arrays(), meta if self.data is None else {**meta, "data": self.data})
 
     def fingerprint(self):
         """A short hash of the weights, normalization and architecture: which model a run used."""
@@ -88,7 +91,8 @@ class TrajectoryDiffusion:
         arrays, meta = load_checkpoint(path, kind="TrajectoryDiffusion", what="diffusion model")
         unet, layout = _rebuild(meta)
         unet.load_state_dict(unprefixed(arrays, "unet."))
-        return cls(unet, TrajectoryNormalizer.from_state_dict(layout, unprefixed(arrays, "normalizer.")))
+        return cls(unet, TrajectoryNormalizer.from_state_dict(layout, unprefixed(arrays, "normalizer.")),
+                   meta.get("data"))
 
 
 def _describe(unet, layout):

@@ -96,8 +96,9 @@ def windows_to_transitions(raw, layout):
     """Raw windows (W, C, H) in environment units -> up to W·(H − 1) transitions (Algorithm 2's data).
 
     Rows t and t+1 of a window give (s_t, a_t, r_t, s_{t+1}, done), done = (done channel of row t+1 > 0.5): s_{t+1}
-    is terminal. A window's transitions stop at its first terminal state. Decode model samples first
-    (`TrajectoryNormalizer.decode`).
+    is terminal. A window's transitions stop at its first terminal state; each window is an episode of the
+    result, so its last transition that is not terminal is marked truncated (a time-out: the trajectory goes on
+    past the window). Decode model samples first (`TrajectoryNormalizer.decode`).
     """
     raw = check_trajectories(raw, layout)
     if raw.shape[2] < 2:
@@ -105,11 +106,15 @@ def windows_to_transitions(raw, layout):
     parts = layout.split(raw)  # (W, H, ...) each
     terminal = parts["terminations"] > 0.5  # (W, H): row t holds a terminal state
     live = np.cumsum(terminal, axis=1)[:, :-1] == 0  # (W, H − 1): no terminal state at or before s_t
+    count = live.sum(axis=1)
+    last = np.zeros_like(live)
+    last[count > 0, count[count > 0] - 1] = True
     return {"observations": parts["observations"][:, :-1][live],
             "actions": parts["actions"][:, :-1][live],
             "rewards": parts["rewards"][:, :-1][live],
             "next_observations": parts["observations"][:, 1:][live],
-            "terminations": terminal[:, 1:][live]}
+            "terminations": terminal[:, 1:][live],
+            "truncations": (last & ~terminal[:, 1:])[live]}
 
 
 def _episode_ends(dataset):

@@ -19,6 +19,7 @@ from ..nn.checkpoint import check_output, load_checkpoint, save_checkpoint
 KIND = "OfflineDataset"
 FORMAT_VERSION = 1
 METADATA_KEYS = ("env_id", "recipe", "seed", "n_episodes", "ref_min_return", "ref_max_return")
+ORIGIN_KEYS = ("env_id", "recipe", "seed", "ref_min_return", "ref_max_return")  # what a model keeps of its data
 _EXPECTED_NDIM = {"observations": 2, "actions": 2, "rewards": 1, "next_observations": 2,
                   "terminations": 1, "truncations": 1}
 _FLAGS = ("terminations", "truncations")
@@ -105,6 +106,12 @@ def _validate_metadata(metadata, n_episodes):
         json.dumps(metadata, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ValueError(f"metadata must be JSON-serialisable with finite numbers ({err})") from err
+
+
+def origin(dataset):
+    """{env_id, recipe, seed, ref_min_return, ref_max_return}: where the dataset's transitions come from, which a
+    model trained on it keeps (`TrajectoryDiffusion.data`) so its samples can be written as a dataset again."""
+    return {key: dataset.metadata[key] for key in ORIGIN_KEYS}
 
 
 def episode_ends(dataset):

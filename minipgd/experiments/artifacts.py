@@ -5,7 +5,7 @@ import os
 from ..diffusion import DiffusionTrainConfig, TrajectoryDiffusion, TrajectoryLayout, train_diffusion
 from ..diffusion.trainer import training_seconds
 from ..diffusion.windows import trajectory_windows
-from ..envs.dataset import load_dataset, save_dataset
+from ..envs.dataset import load_dataset, origin, save_dataset
 from ..nn import UNetConfig
 from ..nn.checkpoint import write_text_atomically
 from ..recipes.collect import collect_dataset
@@ -50,7 +50,9 @@ def cached_diffusion(path, dataset, horizon, features, steps, seed, log=print, b
         config = DiffusionTrainConfig(steps=steps, seed=seed, unet=unet, batch_size=batch_size, lr=lr,
                                       log_every=max(steps // 4, 1))
         run_state = path + ".run.npz"
-        train_diffusion(raw, layout, config, checkpoint=run_state, log=log).save(path)
+        model = train_diffusion(raw, layout, config, checkpoint=run_state, log=log)
+        model.data = origin(dataset)
+        model.save(path)
         record = {"windows": len(raw), "batch_size": batch_size, "lr": lr, **training_seconds(run_state)}
         write_text_atomically(path + ".json", json.dumps(record, indent=1))
         os.remove(run_state)  # only needed until the model is written
