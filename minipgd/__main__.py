@@ -36,7 +36,7 @@ from .nn.unet import ACTIVATIONS
 from .recipes.behavior import POLICY_DIR, train_behavior
 from .recipes.collect import TRANSITIONS, collect_dataset
 from .rl.online import OnlineConfig
-from .rl.synthetic import GENERATIONS, SOURCES, Algorithm2Config
+from .rl.synthetic import AUTO, GENERATIONS, SOURCES, Algorithm2Config
 
 EXPERIMENT_FILES = {  # what each experiment writes: (the option naming the folder, file name)
     "section53": (("figures", "fig5_likelihood.png"), ("figures", "fig6_dynamics_error.png"),
@@ -97,18 +97,24 @@ def _sample(args):
     if args.scale is not None and not args.policy:
         raise ValueError("--scale is the guidance towards --policy: pass --policy ACTOR too, or leave --scale out "
                          "for unguided samples")
+    if args.auto_target is not None and args.scale != AUTO:
+        raise ValueError("--auto-target is the goal of --scale auto; pass both, or neither")
     check_output(args.out, args.force, inputs=[args.model, args.policy], what="--out")
     model = TrajectoryDiffusion.load(args.model)
     policy = load_target_policy(args.policy) if args.policy else None
     scale = 0.0 if policy is None else (1.0 if args.scale is None else args.scale)
     check_guidance(model, policy, scale)
     log(f"sampling {args.n} trajectories of H = {model.horizon} from {args.model} ("
-        + (f"guided by {args.policy}, λ = {scale:g}" if policy else "unguided") + f", {args.sampler_steps} steps)")
+        + (f"guided by {args.policy}, λ = {scale}" if policy else "unguided") + f", {args.sampler_steps} steps)")
     tic = time.perf_counter()
     dataset = synthetic_dataset(model, args.n, np.random.default_rng(args.seed), args.seed, policy, scale,
-                                args.sampler_steps, about={"model": args.model, "policy": args.policy})
+                                args.sampler_steps, about={"model": args.model, "policy": args.policy},
+                                auto_target=args.auto_target)
     save_dataset(args.out, dataset, force=args.force)
-    info = summary(dataset)
+    info, auto = summary(dataset), dataset.metadata.get("auto")
+    if auto:
+        log(f"auto: λ = {dataset.metadata['guidance_scale']:g} (target log π {auto['target']:.2f}; probes "
+            + ", ".join(f"{s}: {v:.2f}" for s, v in auto["tried"].items()) + ")")
     print(f"wrote {args.out}: {info['transitions']} transitions in {info['episodes']} trajectories "
           f"({int(dataset.terminations.sum())} ending on a terminal state), {time.perf_counter() - tic:.0f} s")
 
@@ -126,7 +132,10 @@ def _train_agent(args):
                      what="--save-actor")
     dataset = load_dataset(args.dataset)
     model = TrajectoryDiffusion.load(args.diffusion) if args.diffusion else None
-    config = Algorithm2Config(source=args.data, guidance_scale=args.guidance_scale, generation=args.generation,
+    if args.auto_target is not None and args.guidance_scale != AUTO:
+        raise ValueError("--auto-target is the goal of --guidance-scale auto; pass both, or neither")
+    config = Algorithm2Config(source=args.data, guidance_scale=args.guidance_scale, auto_target=args.auto_target,
+                              generation=args.generation,
                               n_epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                               n_trajectories=args.trajectories, sampler_steps=args.sampler_steps,
                               eval_every=args.eval_every, eval_episodes=args.eval_episodes)
@@ -283,6 +292,21 @@ def _setting(cls, name, **required):
     return {"default": default, "type": parse}
 
 
+def _guidance_scale(text):
+    """An argparse type: λ >= 0, or "auto" (chosen per generation: minipgd/rl/auto_scale.py)."""
+    if text == AUTO:
+        return AUTO
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'auto', got {text!r}") from None
+    try:
+        Algorithm2Config(guidance_scale=value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value
+
+
 def _int_at_least(minimum):
     """An argparse type: an integer >= `minimum`."""
 
@@ -349,8 +373,12 @@ def build_parser():
     sample.add_argument("--n", **_setting(Algorithm2Config, "n_trajectories"), help="trajectories (the paper: 16384)")
     sample.add_argument("--policy", help="guide the actions towards this actor (a file from train-agent "
                                          "--save-actor, train-behavior or Agent.save_actor; default: unguided)")
-    sample.add_argument("--scale", type=_setting(Algorithm2Config, "guidance_scale")["type"],
-                        help="the guidance scale λ (default 1.0 with --policy)")
+    sample.add_argument("--scale", type=_guidance_scale,
+                        help="the guidance scale λ (default 1.0 with --policy), or auto: the λ whose samples' mean "
+                             "log π reaches --auto-target")
+    sample.add_argument("--auto-target", type=float, help="with --scale auto: the mean log π to reach (default: the "
+                                                          "policy's own actions' on the model's unguided states, less "
+                                                          "one standard deviation)")
     sample.add_argument("--sampler-steps", **_setting(Algorithm2Config, "sampler_steps"), help="the paper: 256")
     sample.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed")
     sample.add_argument("--out", required=True, help="the dataset (.npz), in `collect`'s format")
@@ -363,7 +391,12 @@ def build_parser():
                        help="real: the dataset only; unguided (λ = 0) or guided: synthetic data from --diffusion")
     agent.add_argument("--diffusion",
                        help="a model from `train-diffusion`, needed for unguided/guided data (default: none)")
-    agent.add_argument("--guidance-scale", **_setting(Algorithm2Config, "guidance_scale"), help="λ (Table 2: 1.0)")
+    agent.add_argument("--guidance-scale", type=_guidance_scale, default=_default(Algorithm2Config, "guidance_scale"),
+                       help="λ (Table 2: 1.0), or auto: chosen at each guided generation so that the synthetic "
+                            "actions' mean log π reaches --auto-target")
+    agent.add_argument("--auto-target", type=float, help="with --guidance-scale auto: the mean log π to reach "
+                                                         "(default: the policy's own actions' on the dataset's states, "
+                                                         "less one standard deviation)")
     agent.add_argument("--generation", choices=sorted(GENERATIONS), default=_default(Algorithm2Config, "generation"),
                        help="Sec. 5.2: a large dataset every epoch, or a small one kept for 10 epochs")
     agent.add_argument("--epochs", **_setting(Algorithm2Config, "n_epochs"), help="N_epochs")

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from minipgd.analysis.likelihood import target_log_likelihood
 from minipgd.diffusion import (
     DiffusionTrainConfig,
     PolicyGuidance,
@@ -19,6 +18,7 @@ from minipgd.envs import PointWorld2D
 from minipgd.experiments.toy2d import behavior_trajectories, target_policy
 from minipgd.nn import UNetConfig
 from minipgd.rl import DeterministicGaussianPolicy, GoalReachingPolicy
+from minipgd.rl.policy import target_log_likelihood
 
 LAYOUT = TrajectoryLayout(obs_dim=2, act_dim=2)
 

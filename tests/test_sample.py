@@ -8,6 +8,7 @@ from minipgd.__main__ import main
 from minipgd.diffusion import TrajectoryDiffusion
 from minipgd.envs.dataset import load_dataset
 from minipgd.rl import TD3
+from minipgd.rl.auto_scale import GRID
 
 from test_cli import refused
 
@@ -56,6 +57,30 @@ def test_guided_samples_record_the_policy_and_scale(files):
     assert default.metadata["guidance_scale"] == 1.0
 
 
+def test_auto_scale_records_its_search(files, capsys):
+    root, _, model, actor = files
+    synthetic = sample(model, str(root / "auto.npz"), "--policy", actor, "--scale", "auto")
+    auto = synthetic.metadata["auto"]
+    assert synthetic.metadata["guidance_scale"] in GRID and list(auto["tried"])[0] == "0.0"
+    assert f"auto: λ = {synthetic.metadata['guidance_scale']:g} (target log π {auto['target']:.2f}" in \
+        capsys.readouterr().out
+    fixed = sample(model, str(root / "auto-target.npz"), "--policy", actor, "--scale", "auto", "--auto-target=-1e9")
+    assert fixed.metadata["guidance_scale"] == 0.0 and fixed.metadata["auto"]["target"] == -1e9  # λ = 0 reaches it
+
+
+def test_train_agent_takes_auto_and_refuses_it_where_nothing_is_guided(files, capsys):
+    root, data, model, _ = files
+    main(["train-agent", data, "--diffusion", model, "--guidance-scale", "auto", "--epochs", "2",
+          "--steps-per-epoch", "3", "--trajectories", "4", "--sampler-steps", "2", "--eval-episodes", "1"])
+    assert ", auto: target log π " in capsys.readouterr().out
+    assert "source 'unguided' has none" in refused(["train-agent", data, "--diffusion", model, "--data", "unguided",
+                                                    "--guidance-scale", "auto"], capsys)
+    assert "expected a number >= 0 or 'auto', got 'lots'" in refused(["train-agent", data, "--guidance-scale", "lots"],
+                                                                      capsys)
+    assert "--auto-target is the goal of --guidance-scale auto" in refused(
+        ["train-agent", data, "--diffusion", model, "--auto-target", "-3"], capsys)
+
+
 def test_bad_input_is_refused_and_writes_nothing(files, capsys, tmp_path):
     root, data, model, actor = files
     wrong = str(tmp_path / "wrong-actor.npz")
@@ -65,6 +90,8 @@ def test_bad_input_is_refused_and_writes_nothing(files, capsys, tmp_path):
         "acts on 4 observation and 2 action dimensions, the diffusion model has 17 and 6": ["--policy", wrong],
         "λ must be >= 0": ["--policy", actor, "--scale", "-1"],
         "pass --policy ACTOR too": ["--scale", "1"],
+        "--scale is the guidance towards --policy": ["--scale", "auto"],
+        "--auto-target is the goal of --scale auto": ["--policy", actor, "--auto-target", "-3"],
         "is not an actor file": ["--policy", data],
     }
     for message, extra in cases.items():

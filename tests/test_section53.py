@@ -8,6 +8,7 @@ from minipgd.__main__ import main
 from minipgd.experiments.report import NOTES_MARKER
 from minipgd.experiments.section53 import Section53Config, merge_results
 from minipgd.experiments.units import load_results
+from minipgd.rl.auto_scale import GRID
 from minipgd.experiments.section53_report import matched_lambda
 
 
@@ -47,6 +48,7 @@ def test_results_hold_every_seed_lambda_and_step(smoke_run):
             assert len(values["log_likelihood"]) in (len(config.diffusion_seeds), len(config.pets_seeds))
             errors = np.array(values["dynamics_error"])
             assert errors.shape[1] == config.horizon and np.all(errors[:, 0] == 0.0) and np.all(errors[:, 1:] > 0)
+        assert len(res["auto_scale"]) == len(config.diffusion_seeds) and set(res["auto_scale"]) <= set(GRID)
         unguided = res["pgd"]["0.0"]["dynamics_error"]
         assert unguided == next(iter(results["targets"].values()))["pgd"]["0.0"]["dynamics_error"]  # shared samples
 

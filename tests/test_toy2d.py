@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from minipgd.analysis.likelihood import target_log_likelihood
 from minipgd.envs import PointWorld2D
 from minipgd.experiments.toy2d import LAYOUT, behavior_trajectories, one_step_error, policy_trajectories, target_policy
+from minipgd.rl.policy import target_log_likelihood
 
 
 def test_datasets_obey_the_dynamics(rng):

@@ -39,6 +39,14 @@ def test_decoded_actions_stay_in_bounds(data):
     assert np.all(np.abs(decoded[:, LAYOUT.act]) <= 1.0)
 
 
+def test_actions_outside_the_unit_box_are_refused_when_squashed(data):
+    scaled = data.copy()
+    scaled[:, LAYOUT.act] *= 2.0 / np.abs(data[:, LAYOUT.act]).max()  # a Pendulum-like [-2, 2] box
+    with pytest.raises(ValueError, match=r"actions reach \|a\| = 2, outside \[-1, 1\]: .* scale them into"):
+        TrajectoryNormalizer.fit(scaled, LAYOUT)
+    assert TrajectoryNormalizer.fit(scaled, LAYOUT, squash_actions=False).squash_actions is False
+
+
 def test_resumed_training_equals_an_uninterrupted_run(tmp_path, data):
     straight = train_diffusion(data, LAYOUT, config(), **QUIET)
     path = tmp_path / "run.npz"

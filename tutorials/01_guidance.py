@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from minipgd.analysis.behavior_regularized import LinearGaussianPolicy, behavior_regularized_target  # noqa: E402
 from minipgd.analysis.stats import gaussian_kl  # noqa: E402
 from minipgd.diffusion.exact_denoiser import gaussian_denoiser  # noqa: E402
-from minipgd.analysis.likelihood import target_log_likelihood  # noqa: E402
+from minipgd.rl.policy import target_log_likelihood  # noqa: E402
 from minipgd.diffusion import (  # noqa: E402
     DiffusionTrainConfig,
     TrajectoryLayout,

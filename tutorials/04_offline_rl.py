@@ -27,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from minipgd.analysis.likelihood import target_log_likelihood  # noqa: E402
+from minipgd.rl.policy import target_log_likelihood  # noqa: E402
 from minipgd.diffusion import DiffusionTrainConfig, TrajectoryLayout, train_diffusion  # noqa: E402
 from minipgd.recipes.collect import collect_dataset  # noqa: E402
 from minipgd.envs.dataset import summary  # noqa: E402

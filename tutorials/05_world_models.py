@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minipgd.analysis.dynamics_error import dynamics_error  # noqa: E402
-from minipgd.analysis.likelihood import target_log_likelihood  # noqa: E402
+from minipgd.rl.policy import target_log_likelihood  # noqa: E402
 from minipgd.diffusion import DiffusionTrainConfig, TrajectoryLayout, train_diffusion  # noqa: E402
 from minipgd.recipes.behavior import POLICY_DIR  # noqa: E402
 from minipgd.recipes.collect import collect_dataset  # noqa: E402

@@ -78,6 +78,11 @@ class TrajectoryNormalizer:
     def fit(cls, raw, layout, squash_actions=True):
         """Statistics of raw trajectories (N, C, H) in environment units."""
         raw = check_trajectories(raw, layout)
+        largest = float(np.abs(raw[:, layout.act]).max())
+        if squash_actions and largest > 1.0:
+            raise ValueError(f"actions reach |a| = {largest:.3g}, outside [-1, 1]: the model squashes actions through "
+                             "tanh (arctanh on the way in), so scale them into [-1, 1] first (for a box [low, high]: "
+                             "2 (a - low) / (high - low) - 1), or pass squash_actions=False")
         unsquashed = _unsquash(raw, layout, squash_actions)
         std = unsquashed.std(axis=(0, 2))
         return cls(layout, unsquashed.mean(axis=(0, 2)), np.where(std > 0, std, 1.0), squash_actions)

@@ -26,13 +26,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..analysis.dynamics_error import dynamics_error
-from ..analysis.likelihood import target_log_likelihood
 from ..diffusion import TrajectoryLayout
 from ..diffusion.windows import trajectory_windows
 from ..envs.registry import make_env
 from ..nn.threads import under_thread_policy
 from ..nn.unet import HORIZON
+from ..rl.auto_scale import choose_scale
 from ..rl.iql import IQL, IQLConfig, load_policy
+from ..rl.policy import target_log_likelihood
 from ..rl.replay import as_float32, sample_batch
 from ..rl.state_norm import StateNormalizer
 from ..world_models import EnsembleConfig, PETSEnsemble, train_ensemble, truncated_rollouts
@@ -135,8 +136,12 @@ def run_unit(work, results_dir, config, name, log=print):
     return name, result["seconds"]
 
 
+AUTO_STREAM = 99  # the random stream of the automatic-λ search, apart from the grid's
+
+
 def _diffusion_unit(work, config, seed, behavior, policies, log):
-    """Step 4 for one diffusion model: unguided samples (shared by the targets) and guided ones per (target, λ)."""
+    """Step 4 for one diffusion model: unguided samples (shared by the targets) and guided ones per (target, λ);
+    and the λ that automatic guidance chooses for each target (`rl/auto_scale.py`: the paper's future work)."""
     path = diffusion_path(work, config.features, config.diffusion_train_steps, seed, activation=config.activation,
                           residual=config.residual)
     model = cached_diffusion(path, behavior, config.horizon, config.features, config.diffusion_train_steps, seed, log,
@@ -156,9 +161,13 @@ def _diffusion_unit(work, config, seed, behavior, policies, log):
             raw = model.sample(n, np.random.default_rng([seed, t + 1, i]), policy=policy, scale=scale,
                                n_steps=config.sampler_steps)
             pgd[str(scale)] = _scores(raw, policy, env, layout)
+        auto = choose_scale(model, policy, np.random.default_rng([seed, t + 1, AUTO_STREAM]), config.sampler_steps,
+                            states=behavior.observations)
         log(f"diffusion seed {seed}, {name}: log π at λ = "
-            + ", ".join(f"{s}: {v['log_likelihood']:.2f}" for s, v in pgd.items()))
-        targets[name] = {"pgd": pgd}
+            + ", ".join(f"{s}: {v['log_likelihood']:.2f}" for s, v in pgd.items())
+            + f"; auto λ {auto.scale:g} (target {auto.target:.2f})")
+        targets[name] = {"pgd": pgd, "auto": {"scale": auto.scale, "target": auto.target,
+                                              "tried": {str(s): v for s, v in auto.tried.items()}}}
     return {"training": training_record(path), "targets": targets}
 
 
@@ -206,6 +215,8 @@ def merge_results(results, config):
                             for metric in METRICS} for scale in config.lambdas}
         targets[name] = {"pgd": pgd, "pets": {metric: [r["targets"][name]["pets"][metric] for r in pets]
                                               for metric in METRICS},
+                         "auto_scale": [r["targets"][name]["auto"]["scale"] for r in diffusion],
+                         "auto_target": [r["targets"][name]["auto"]["target"] for r in diffusion],
                          "behavior_data_log_likelihood": pets[0]["targets"][name]["behavior_data_log_likelihood"]}
     training = [r["training"] for r in diffusion if r.get("training")]
     return {"config": asdict(config), "targets": targets, "diffusion_seeds": [r["seed"] for r in diffusion],

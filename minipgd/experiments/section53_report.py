@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.stats import format_mean_se, mean_se
 
-COLORS = {"pgd": "tab:purple", "unguided": "tab:gray", "pets": "tab:orange", "data": "tab:blue"}
+COLORS = {"pgd": "tab:purple", "unguided": "tab:gray", "pets": "tab:orange", "data": "tab:blue", "auto": "tab:green"}
 
 
 def _short(name):
@@ -43,7 +43,8 @@ def _panels(results, path, xlabel, ylabel, draw, **subplot_options):
 
 
 def plot_likelihood(results, path):
-    """Fig. 5: mean log π(a|s) of synthetic actions against λ, one panel per target policy."""
+    """Fig. 5: mean log π(a|s) of synthetic actions against λ, one panel per target policy, with the λ that
+    automatic guidance chose for each diffusion seed."""
 
     def draw(ax, res):
         scales = [float(s) for s in res["pgd"]]
@@ -52,6 +53,8 @@ def plot_likelihood(results, path):
         _band(ax, [scales[0], scales[-1]], np.repeat(np.array(res["pets"]["log_likelihood"])[:, None], 2, 1),
               COLORS["pets"], "PETS (truncated world model)", ls="--")
         ax.axhline(res["behavior_data_log_likelihood"], color=COLORS["data"], ls=":", label="behavior data")
+        for i, scale in enumerate(res["auto_scale"]):  # one line per diffusion seed
+            ax.axvline(scale, color=COLORS["auto"], ls="-.", lw=1, alpha=0.7, label=None if i else "λ chosen by auto")
         ax.set_xscale("symlog", linthresh=0.1)
         ax.set_xlim(left=0)
 
@@ -114,13 +117,15 @@ def section53_table(results, command, results_dir):
              f"{cfg['sampler_steps']} sampler steps; mean ± standard error over seeds. "
              f"Machines: {'; '.join(results['machines'])}.",
              "", "**Mean log π_target(a|s) of synthetic actions (Fig. 5)**", "",
-             "| target policy | " + " | ".join(f"λ = {float(s):g}" for s in scales) + " | PETS | behavior data |",
-             "|---|" + "---:|" * (len(scales) + 2)]
+             "| target policy | " + " | ".join(f"λ = {float(s):g}" for s in scales)
+             + " | PETS | behavior data | auto: target | auto: λ per seed |",
+             "|---|" + "---:|" * (len(scales) + 4)]
     for name, res in targets.items():
         cells = [format_mean_se(res["pgd"][s]["log_likelihood"], 2) for s in scales]
         lines.append(f"| IQL on {_short(name)} | " + " | ".join(cells)
                      + f" | {format_mean_se(res['pets']['log_likelihood'], 2)}"
-                     + f" | {res['behavior_data_log_likelihood']:.2f} |")
+                     + f" | {res['behavior_data_log_likelihood']:.2f} | {np.mean(res['auto_target']):.2f} | "
+                     + ", ".join(f"{scale:g}" for scale in res["auto_scale"]) + " |")
     lines += ["", f"**Dynamics MSE against the real simulator, mean over steps 1–{cfg['horizon'] - 1} (Fig. 6)**",
               "", "| target policy | unguided (λ = 0) | PGD (λ = 1) | PETS | λ matching PETS' likelihood "
               "| PGD at that λ |",

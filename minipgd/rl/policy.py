@@ -104,3 +104,10 @@ class GoalReachingPolicy(GaussianPolicy):
 
     def _mean_std(self, states):
         return np.tanh(self.gain * (self.goal - states)), self.std
+
+
+def target_log_likelihood(raw, policy, layout):
+    """Mean log π(a_t|s_t) over every (s_t, a_t) of raw trajectories (n, C, H) in environment units: how likely
+    the target policy finds synthetic actions (Sec. 5.3, Fig. 5). `layout`: the trajectories' TrajectoryLayout."""
+    parts = layout.split(raw)
+    return float(np.mean(policy.log_prob(parts["observations"], parts["actions"])))

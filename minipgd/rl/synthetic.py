@@ -11,7 +11,8 @@ holds 240 synthetic + 16 real transitions of 256. *Periodic* generation
 (Sec. 5.2) regenerates a large dataset every epoch; *continuous* generation
 (Sec. 5.2) generates a small one every epoch and keeps each for 10 epochs.
 `source="real"` trains on the offline data only and `source="unguided"` never
-guides (λ = 0: SynthER), the paper's two baselines.
+guides (λ = 0: SynthER), the paper's two baselines. `guidance_scale="auto"`
+chooses λ at each guided generation by a short search (`auto_scale.py`).
 
 Every run ends with one line saying where its time went: generation (l. 5, and
 within it the guiding policy's gradients), agent updates (l. 6–8, mini-batches
@@ -28,16 +29,19 @@ import numpy as np
 from ..diffusion.windows import windows_to_transitions
 from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.threads import under_thread_policy
+from .auto_scale import choose_scale
 from .replay import as_float32, sample_batch
 
 SOURCES = ("real", "unguided", "guided")
+AUTO = "auto"  # guidance_scale: λ chosen at each generation (`auto_scale.choose_scale`)
 GENERATIONS = {"periodic": 1, "continuous": 10}  # epochs a generated dataset is kept
 
 
 @dataclass(frozen=True)
 class Algorithm2Config:
     source: str = "guided"
-    guidance_scale: float = 1.0  # λ (Table 2 uses λ = 1)
+    guidance_scale: float | str = 1.0  # λ (Table 2 uses λ = 1), or "auto": chosen per generation (auto_scale.py)
+    auto_target: float | None = None  # "auto": the mean log π to reach; None: the policy's own, less a margin
     generation: str = "periodic"
     n_epochs: int = 4  # N_epochs (Sec. 5.2, periodic)
     steps_per_epoch: int = 5_000  # N_policy; the paper: 250,000 (periodic), 10,000 (continuous)
@@ -53,8 +57,12 @@ class Algorithm2Config:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.generation not in GENERATIONS:
             raise ValueError(f"generation must be one of {sorted(GENERATIONS)}, got {self.generation!r}")
-        if self.guidance_scale < 0:
-            raise ValueError(f"the guidance scale λ must be >= 0, got {self.guidance_scale}")
+        if self.guidance_scale == AUTO:
+            if self.source != "guided":
+                raise ValueError(f"guidance scale 'auto' chooses λ for guided generations; source {self.source!r} "
+                                 "has none (use source 'guided')")
+        elif isinstance(self.guidance_scale, str) or self.guidance_scale < 0:
+            raise ValueError(f"the guidance scale λ must be >= 0 or 'auto', got {self.guidance_scale!r}")
         for name in ("n_epochs", "steps_per_epoch", "n_trajectories", "sampler_steps", "batch_size", "eval_every",
                      "eval_episodes"):
             if getattr(self, name) < 1:
@@ -92,6 +100,7 @@ def _concatenate(datasets):
     return {name: np.concatenate([d[name] for d in datasets]) for name in datasets[0]}
 
 
+AUTO_TARGET_STATES = 4_096  # dataset states for the default automatic-λ target
 TIMED_PARTS = ("generation", "guidance", "updates", "evaluation")  # guidance is part of generation
 
 
@@ -139,7 +148,7 @@ def time_breakdown(seconds):
 
 @under_thread_policy
 def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None, provenance=None,
-                timings=None):
+                timings=None, scales=None):
     """Algorithm 2 with `agent` (TD3 or IQL: `update(batch, rng)`, `policy()`) on real transitions `real`.
 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
@@ -148,7 +157,8 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     resumes there (agent, optimizers, generator, synthetic data) without repeating finished steps, unless
     it was made from other settings, data, model or `provenance` (a JSON-able dict of anything else the
     run depends on, e.g. the algorithm and seed). `timings`: a dict to fill with this call's seconds in
-    all ("total") and per part (TIMED_PARTS); the last log line says the same. Returns [(step, score)].
+    all ("total") and per part (TIMED_PARTS); the last log line says the same. `scales`: a list to which
+    each guided generation's λ is appended (with guidance_scale "auto": the λ chosen). Returns [(step, score)].
     """
     started = time.perf_counter()
     watch = _Stopwatch({} if timings is None else timings)
@@ -166,11 +176,14 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
         if config.source != "real":
             if step % config.steps_per_epoch == 0:  # not when resuming inside the epoch
                 guided = config.source == "guided" and epoch > 0  # the first generation is unguided
-                scale = config.guidance_scale if guided else 0.0
+                policy = _TimedPolicy(agent.policy(), watch) if guided else None
                 with watch("generation"):
-                    kept.append(generate_transitions(model, _TimedPolicy(agent.policy(), watch) if guided else None,
-                                                     scale, config.n_trajectories, rng, config.sampler_steps))  # l. 5
-                log(f"epoch {epoch}: generated {config.n_trajectories} trajectories (λ = {scale}), "
+                    scale, how = _generation_scale(config, guided, model, policy, real, rng)
+                    kept.append(generate_transitions(model, policy, scale, config.n_trajectories, rng,
+                                                     config.sampler_steps))  # l. 5
+                if scales is not None and guided:
+                    scales.append(scale)
+                log(f"epoch {epoch}: generated {config.n_trajectories} trajectories (λ = {scale}{how}), "
                     f"{sum(len(d['rewards']) for d in kept)} synthetic transitions in use")
             synthetic = _concatenate(list(kept))
         while step < (epoch + 1) * config.steps_per_epoch:  # l. 6
@@ -188,6 +201,18 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     watch.seconds["total"] = time.perf_counter() - started
     log(time_breakdown(watch.seconds))
     return history
+
+
+def _generation_scale(config, guided, model, policy, real, rng):
+    """(λ of this generation, how it was chosen: "" or the automatic search's summary for the log)."""
+    if not guided:
+        return 0.0, ""
+    if config.guidance_scale != AUTO:
+        return config.guidance_scale, ""
+    states = real["observations"][rng.integers(0, len(real["observations"]), AUTO_TARGET_STATES)]
+    choice = choose_scale(model, policy, rng, config.sampler_steps, target=config.auto_target, states=states)
+    tried = ", ".join(f"{scale:g}: {value:.2f}" for scale, value in choice.tried.items())
+    return choice.scale, f", auto: target log π {choice.target:.2f}; probes {tried}"
 
 
 def _check_model_fits(model, real):
