@@ -354,12 +354,13 @@ def build_parser():
     diffusion.add_argument("--batch-size", **_setting(DiffusionTrainConfig, "batch_size"),
                            help="batch size B (Table 3: 16)")
     diffusion.add_argument("--lr", **_setting(DiffusionTrainConfig, "lr"), help="learning rate (Table 3: 2e-3)")
-    diffusion.add_argument("--features", **_setting(UNetConfig, "features", in_channels=1),
-                           help="U-Net width F (the paper: 1024)")
-    diffusion.add_argument("--activation", choices=ACTIVATIONS, default=_default(UNetConfig, "activation"),
+    cpu = UNetConfig.cpu_default(in_channels=1)  # the model made unless told otherwise
+    diffusion.add_argument("--features", **{**_setting(UNetConfig, "features", in_channels=1), "default": cpu.features},
+                           help="U-Net width F (the paper: 1024; tutorials: 32)")
+    diffusion.add_argument("--activation", choices=ACTIVATIONS, default=cpu.activation,
                            help="the blocks' activation: relu (the authors') or mish (Diffuser's)")
-    diffusion.add_argument("--residual", action="store_true",
-                           help="Diffuser's residual blocks (default: the authors' non-residual blocks)")
+    diffusion.add_argument("--residual", action=argparse.BooleanOptionalAction, default=cpu.residual,
+                           help="Diffuser's residual blocks; --no-residual: the authors' plain blocks")
     diffusion.add_argument("--horizon", **_setting(UNetConfig, "horizon", in_channels=1),
                            help="trajectory length H (Table 3)")
     diffusion.add_argument("--seed", type=_int_at_least(0), default=_default(DiffusionTrainConfig, "seed"),

@@ -13,6 +13,7 @@ import minipgd.diffusion.trainer
 from minipgd.__main__ import build_parser, main
 from minipgd.diffusion import TrajectoryDiffusion
 from minipgd.envs.dataset import load_dataset
+from minipgd.nn import UNetConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT = ["--data", "real", "--epochs", "1", "--steps-per-epoch", "3", "--eval-episodes", "1"]
@@ -41,6 +42,12 @@ def test_train_diffusion_takes_the_block_type_and_learning_rate(tmp_path, files,
           "--residual", "--lr", "1e-3"])
     cfg = TrajectoryDiffusion.load(model).unet.cfg
     assert (cfg.activation, cfg.residual) == ("mish", True)
+    main(["train-diffusion", maze, "--out", model, "--steps", "3", "--features", "16", "--activation", "relu",
+          "--no-residual", "--force"])
+    cfg = TrajectoryDiffusion.load(model).unet.cfg
+    assert (cfg.activation, cfg.residual) == ("relu", False)  # the authors' blocks
+    main(["train-diffusion", maze, "--out", model, "--steps", "3", "--force"])
+    assert TrajectoryDiffusion.load(model).unet.cfg == UNetConfig.cpu_default(in_channels=4 + 2 + 2)
     assert "lr must be positive" in refused(["train-diffusion", maze, "--out", model, "--lr", "0"], capsys)
 
 

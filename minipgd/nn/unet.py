@@ -55,7 +55,7 @@ MIN_ROWS_PER_WORKER = 64  # smaller parts are call-bound: threads would only add
 class UNetConfig:
     in_channels: int  # obs_dim + act_dim + 2 (reward, done)
     horizon: int = HORIZON
-    features: int = 32  # base width F; the paper uses 1024 (Table 3), 32 is the CPU default
+    features: int = 32  # base width F; the paper uses 1024 (Table 3); `cpu_default` is the trainer's
     dim_mults: tuple = (1, 2, 4)  # width of level i is F * dim_mults[i]; 3 levels = "U-Net blocks 3"
     kernel_size: int = 3  # Table 3
     groups: int = 8  # GroupNorm groups, as in the authors' code
@@ -78,6 +78,15 @@ class UNetConfig:
     def paper(cls, in_channels):
         """The paper's size (Table 3): F = 1024, 3 levels (about 178M parameters)."""
         return cls(in_channels=in_channels, features=1024)
+
+    @classmethod
+    def cpu_default(cls, in_channels, horizon=HORIZON):
+        """The model `train_diffusion` and `train-diffusion` make unless told otherwise: the fidelity frontier's
+        pick (results/diffusion_fidelity.md), F = 128 with Diffuser's residual Mish blocks, whose unguided
+        samples beat a PETS world model's dynamics error on halfcheetah after 60,000 steps (about 45 minutes
+        on one core). The plain dataclass defaults are the authors' blocks at F = 32, the small model the
+        tutorials use where speed matters more than fidelity."""
+        return cls(in_channels=in_channels, horizon=horizon, features=128, activation="mish", residual=True)
 
 
 def norm_act(cfg, width, dtype):
