@@ -36,7 +36,7 @@ from .nn.unet import ACTIVATIONS
 from .recipes.behavior import POLICY_DIR, train_behavior
 from .recipes.collect import TRANSITIONS, collect_dataset
 from .rl.online import OnlineConfig
-from .rl.synthetic import AUTO, GENERATIONS, SOURCES, Algorithm2Config
+from .rl.synthetic import AUTO, GENERATIONS, SOURCES, Algorithm2Config, check_guidance_scale
 
 EXPERIMENT_FILES = {  # what each experiment writes: (the option naming the folder, file name)
     "section53": (("figures", "fig5_likelihood.png"), ("figures", "fig6_dynamics_error.png"),
@@ -301,7 +301,7 @@ def _guidance_scale(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'auto', got {text!r}") from None
     try:
-        Algorithm2Config(guidance_scale=value)
+        check_guidance_scale(value)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return value

@@ -15,15 +15,14 @@ import numpy as np
 
 from ..envs.dataset import OfflineDataset
 from ..rl.auto_scale import choose_scale
-from ..rl.synthetic import AUTO, generate_transitions
+from ..rl.synthetic import AUTO, check_guidance_scale, generate_transitions
 
 
 def check_guidance(model, policy, scale):
     """Raise a ValueError that says what is wrong with guiding `model` by `policy` with λ = `scale` (or "auto")."""
+    check_guidance_scale(scale)
     if scale == AUTO and policy is None:
         raise ValueError("guidance scale 'auto' chooses λ for guidance towards a policy, and there is none")
-    if scale != AUTO and scale < 0:
-        raise ValueError(f"the guidance scale λ must be >= 0 or 'auto', got {scale}")
     if policy is not None and (policy.obs_dim, policy.act_dim) != (model.layout.obs_dim, model.layout.act_dim):
         raise ValueError(f"the policy acts on {policy.obs_dim} observation and {policy.act_dim} action dimensions, "
                          f"the diffusion model has {model.layout.obs_dim} and {model.layout.act_dim}: use a policy "

@@ -37,6 +37,12 @@ AUTO = "auto"  # guidance_scale: λ chosen at each generation (`auto_scale.choos
 GENERATIONS = {"periodic": 1, "continuous": 10}  # epochs a generated dataset is kept
 
 
+def check_guidance_scale(scale):
+    """Raise a ValueError unless `scale` is a guidance scale: λ >= 0, or AUTO."""
+    if scale != AUTO and (isinstance(scale, str) or scale < 0):
+        raise ValueError(f"the guidance scale λ must be >= 0 or 'auto', got {scale!r}")
+
+
 @dataclass(frozen=True)
 class Algorithm2Config:
     source: str = "guided"
@@ -57,12 +63,10 @@ class Algorithm2Config:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.generation not in GENERATIONS:
             raise ValueError(f"generation must be one of {sorted(GENERATIONS)}, got {self.generation!r}")
-        if self.guidance_scale == AUTO:
-            if self.source != "guided":
-                raise ValueError(f"guidance scale 'auto' chooses λ for guided generations; source {self.source!r} "
-                                 "has none (use source 'guided')")
-        elif isinstance(self.guidance_scale, str) or self.guidance_scale < 0:
-            raise ValueError(f"the guidance scale λ must be >= 0 or 'auto', got {self.guidance_scale!r}")
+        check_guidance_scale(self.guidance_scale)
+        if self.guidance_scale == AUTO and self.source != "guided":
+            raise ValueError(f"guidance scale 'auto' chooses λ for guided generations; source {self.source!r} "
+                             "has none (use source 'guided')")
         for name in ("n_epochs", "steps_per_epoch", "n_trajectories", "sampler_steps", "batch_size", "eval_every",
                      "eval_episodes"):
             if getattr(self, name) < 1:
