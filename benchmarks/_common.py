@@ -1,8 +1,17 @@
 """What every benchmark script shares: the machine's name and the same-function check line."""
 import platform
+import time
 from pathlib import Path
 
 import numpy as np
+
+try:
+    from minipgd.nn.threads import adapt_threads  # the safe-point call of minipgd's long loops
+except ImportError:  # a checkout from before the automatic thread policy
+    def adapt_threads():
+        pass
+
+POLICY_SETTLE_S = 1.5  # the automatic thread policy looks at the load at most once a second
 
 
 def cpu_name():
@@ -26,7 +35,7 @@ def same_function(what, value, ref, tolerance):
 
 
 def minipgd_thread_scope():
-    """minipgd's thread policy (one BLAS thread unless the user chose), if this checkout has it."""
+    """minipgd's thread policy (automatic unless the user chose), if this checkout has it."""
     try:
         from minipgd.nn.threads import thread_policy
     except ImportError:
@@ -34,3 +43,11 @@ def minipgd_thread_scope():
 
         return contextlib.nullcontext()
     return thread_policy()
+
+
+def settle(step, seconds=POLICY_SETTLE_S):
+    """Call `step` (which calls `adapt_threads()` as minipgd's training and sampling loops do) for `seconds`,
+    so that the automatic thread policy has looked at the load, as it has in any run longer than a second."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        step()

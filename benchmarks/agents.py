@@ -19,8 +19,11 @@ other contender's idle BLAS/OpenMP threads have stopped spinning), and the
 median block is reported.
 
 minipgd runs under its thread policy, as the command line and Algorithm 2 run it:
-one BLAS thread per product (`MINIPGD_THREADS=default python benchmarks/agents.py`
-times it with OpenBLAS's own threads instead).
+automatic unless the user chose (BLAS threads on the cores nobody else uses,
+re-chosen at most once a second at a safe point before each update; minipgd's
+updates first run for 1.5 s so that the policy has chosen, and the count is
+printed). `MINIPGD_THREADS=1 python benchmarks/agents.py` times one BLAS thread,
+`MINIPGD_THREADS=default` OpenBLAS's own threads.
 
 The PyTorch contender (`_torch_agents.py`, optional: `pip install -e .[bench]`)
 is the same networks, losses and Adam optimizers written in plain PyTorch eager,
@@ -59,7 +62,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from _common import minipgd_thread_scope, same_function as report  # noqa: E402  (benchmarks/, the script's own folder)
+from _common import adapt_threads, minipgd_thread_scope, same_function as report, settle  # noqa: E402  (benchmarks/)
 from minipgd.nn.threads import blas_thread_count  # noqa: E402
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
 from minipgd.rl.td3 import TD3, TD3Config  # noqa: E402
@@ -177,10 +180,12 @@ def updates_per_second(blocks, repeats, block, warmup=1):
 
 
 def minipgd_block(agent, batch, rng, block):
+    """`block` updates, each after the thread policy's safe-point call, as Algorithm 2's loop makes them (run
+    inside minipgd's thread policy scope)."""
     def run():
-        with minipgd_thread_scope():  # as the command line and Algorithm 2 run it
-            for _ in range(block):
-                agent.update(batch, rng)
+        for _ in range(block):
+            adapt_threads()
+            agent.update(batch, rng)
 
     return run
 
@@ -230,8 +235,6 @@ def main():
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
     else:
         print("note: torch not installed; PyTorch eager is not measured")
-    with minipgd_thread_scope():
-        print(f"minipgd under its thread policy: {blas_thread_count()} BLAS thread(s) per product")
     print(f"batch {BATCH}, networks {OBS_DIM}(+{ACT_DIM})-{'-'.join(map(str, HIDDEN))}, "
           f"blocks of {block} updates, median of {repeats}")
 
@@ -256,7 +259,10 @@ def main():
             from _torch_agents import to_torch
 
             blocks.append(torch_block(torch_agent, to_torch(batch), block))
-        rates = updates_per_second(blocks, repeats, block)
+        with minipgd_thread_scope():  # as the command line and Algorithm 2 run it
+            settle(blocks[0])
+            print(f"  minipgd's thread policy chose {blas_thread_count()} BLAS thread(s)", flush=True)
+            rates = updates_per_second(blocks, repeats, block)
         rows.append((name, rates[0], rates[1] if len(rates) > 1 else None))
         print("  " + ", ".join(f"{who} {rate:.0f} updates/s ({1e3 / rate:.2f} ms)"
                                for who, rate in zip(("minipgd", "PyTorch"), rates)), flush=True)

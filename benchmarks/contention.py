@@ -13,15 +13,16 @@ Three workloads, each run as its own subprocess and timed by wall clock:
   and a diffusion model prepared once (untimed) in the work folder.
 
 Each runs alone and beside `--neighbours` CPU-bound processes (`python -c "while
-True: pass"`, started before and killed after each run by this script), once with
-minipgd's policy (no thread variable set: one BLAS thread) and once with it
-switched off (`MINIPGD_THREADS=default`: OpenBLAS's default, one thread per
-core). Every subprocess gets this process's environment with the thread variables
+True: pass"`, started before and killed after each run by this script), with
+minipgd's policy (no thread variable set: automatic, BLAS threads on the cores
+nobody else uses), with one BLAS thread (`MINIPGD_THREADS=1`, the policy before
+the automatic one) and with the policy switched off (`MINIPGD_THREADS=default`:
+OpenBLAS's default, one thread per core). Every subprocess gets this process's environment with the thread variables
 (MINIPGD_THREADS, OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS,
 MKL_NUM_THREADS, NUMBA_NUM_THREADS) removed and only MINIPGD_THREADS set as
 above. The goal (issue 14): beside two CPU-bound processes on 2 cores a run
 costs about its fair share (1.5x), at most 2x, and alone the policy loses nothing
-against the default ("policy alone / default alone" <= 1).
+against the default ("alone, vs default threads" <= 1).
 
 Finished measurements are kept in `WORK/results.json` (default work folder: a
 `minipgd-contention` folder in the system's temporary directory), so an
@@ -50,6 +51,7 @@ THREAD_VARIABLES = ("MINIPGD_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS
 MODES = {  # name: MINIPGD_THREADS (None: unset, the policy's default)
     "NumPy default threads (MINIPGD_THREADS=default)": "default",
     "minipgd policy (no variable set)": None,
+    "one BLAS thread (MINIPGD_THREADS=1)": "1",
 }
 TIMEOUT_S = 1800
 
@@ -147,13 +149,13 @@ def ratio(a, b):
 
 
 def table(results, names, neighbours):
-    policy, default = list(MODES)[1], list(MODES)[0]
+    default = list(MODES)[0]
     lines = [f"| workload | threads | alone (s) | beside {neighbours} busy processes (s) | slowdown | "
              "alone, vs default threads |", "|---|---|---:|---:|---:|---:|"]
     for name in names:
         for mode in MODES:
             alone, busy = results.get(f"{name} | {mode} | alone"), results.get(f"{name} | {mode} | busy")
-            versus = ratio(alone, results.get(f"{name} | {default} | alone")) if mode == policy else ""
+            versus = ratio(alone, results.get(f"{name} | {default} | alone")) if mode != default else ""
             lines.append(f"| {name} | {mode} | {fmt(alone)} | {fmt(busy)} | {ratio(busy, alone)} | {versus} |")
     return "\n".join(lines)
 

@@ -8,17 +8,21 @@ Run from the repository root:
 
 What is measured, all in one process on the CPU, for every width F:
 
-1. the float32 matmul peak of NumPy's BLAS (n x n @ n x n) with the BLAS
-   threads minipgd runs with, the yardstick for the "% of sgemm peak" column;
+1. the machine's float32 matmul peak: NumPy's BLAS (n x n @ n x n) on all
+   cores, the yardstick for the "% of sgemm peak" column (and, for reference,
+   on one thread);
 2. a training step at batch 16 and at batch 256: forward, MSE against a
    random target, backward and an Adam (lr 2e-3) update;
 3. a forward pass (inference) over 1024 trajectories.
 
 Each is the median of several timed repeats after a warm-up. The contenders
 are minipgd (NumPy + Numba, hand-written backprop) under its thread policy
-(one BLAS thread unless the user chose otherwise), serially and again with its
-default worker threads, one per core (large batches split over the workers,
-`minipgd/nn/unet.py`), PyTorch eager and JAX with
+(automatic unless the user chose otherwise: BLAS threads on the cores nobody
+else uses, re-chosen at most once a second at the safe points of minipgd's
+loops, which the timed steps call too; each step function first runs for 1.5 s
+so that the policy has chosen, and the count it chose is printed), without and
+with its batch split over worker threads, one per core (large batches split
+over the workers, `minipgd/nn/unet.py`), PyTorch eager and JAX with
 `jax.jit` (the whole train step, Optax Adam included, is one jitted function;
 JAX and PyTorch use their own thread pools). PyTorch and JAX are optional
 (`pip install -e .[bench]`); whichever is missing is skipped with a note.
@@ -40,7 +44,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from _common import cpu_name, minipgd_thread_scope, same_function  # noqa: E402  (benchmarks/, the script's own folder)
+from _common import adapt_threads, cpu_name, minipgd_thread_scope, same_function, settle  # noqa: E402  (benchmarks/)
+from minipgd.nn.threads import available_cores, blas_thread_count, blas_threads  # noqa: E402
 from minipgd.nn.optim import Adam  # noqa: E402
 from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
 
@@ -144,7 +149,7 @@ class MinipgdBench:
         self.model = model
         self.opt = Adam(model, lr=lr)
         self.batch_workers = batch_workers
-        self.name = "minipgd (NumPy + Numba), serial" if batch_workers == 1 else f"minipgd, {batch_workers} worker threads"
+        self.name = "minipgd, no batch split" if batch_workers == 1 else f"minipgd, batch split over {batch_workers} workers"
 
     def _use_threads(self):
         """Serial, or minipgd's default: large batches split over the worker threads (`batch_workers`)."""
@@ -163,20 +168,28 @@ class MinipgdBench:
         model, opt = self.model, self.opt
 
         def step():
+            adapt_threads()  # as the diffusion trainer's loop does
             self._use_threads()
             model.zero_grad()
             y = model.forward(x, t)
             model.backward(2.0 * (y - target) / y.size)
             opt.step()
 
-        return step
+        return self._settled(step, f"train step B={x.shape[0]}")
 
     def forward_fn(self, x, t):
         def forward():
+            adapt_threads()  # as the sampler's loop does
             self._use_threads()
             return self.model.forward(x, t)
 
-        return forward
+        return self._settled(forward, f"forward B={x.shape[0]}")
+
+    def _settled(self, fn, what):
+        """`fn` after the automatic thread policy has chosen its count for it (as in any run over a second)."""
+        settle(fn)
+        print(f"  {self.name}, {what}: {blas_thread_count()} BLAS thread(s)", flush=True)
+        return fn
 
 
 # ----------------------------------------------------------------------------- the run
@@ -260,10 +273,13 @@ def main():
     repeats, train_inner, peak_n = (2, 2, 1024) if args.quick else (args.repeats, 10, 2048)
     workers = os.cpu_count() or 1
     print(f"CPU: {cpu_name()}, {workers} cores; U-Net C={IN_CHANNELS} H={HORIZON} levels={N_LEVELS}")
-    with minipgd_thread_scope():
-        print_blas_info()
+    print_blas_info()
+    with blas_threads(available_cores()):
         peak = matmul_peak_gflops(peak_n, repeats)
-    print(f"NumPy float32 sgemm peak ({peak_n}x{peak_n}, minipgd's BLAS threads): {peak:.1f} GFLOP/s\n", flush=True)
+    with blas_threads(1):
+        one_thread_peak = matmul_peak_gflops(peak_n, repeats)
+    print(f"NumPy float32 sgemm peak ({peak_n}x{peak_n}): {peak:.1f} GFLOP/s on {available_cores()} BLAS threads, "
+          f"{one_thread_peak:.1f} on one\n", flush=True)
 
     tables = []
     for features in args.features:
@@ -308,7 +324,7 @@ def main():
     for features, results, flops in tables:
         print_table(features, results, flops, peak)
     print("'/ JAX' is the ratio of times: below 1x is faster than JAX-jit, above is slower.")
-    print("'% of sgemm peak' is relative to NumPy's BLAS above; frameworks with their own kernels can pass 100%.")
+    print("'% of sgemm peak' is relative to NumPy's BLAS on all cores, above.")
 
 
 if __name__ == "__main__":

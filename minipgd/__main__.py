@@ -6,9 +6,10 @@ with --force, and its folder must take new files. A run checkpoint (train-agent
 --checkpoint, train-diffusion's run state) is resumed when it was made from the
 same data and settings and refused otherwise; --force starts the run over.
 Ctrl-C ends a command with one line saying how to go on (exit status 130).
-Every command runs under minipgd's thread policy (`minipgd/nn/threads.py`): one
-BLAS thread, unless MINIPGD_THREADS=N (or =default), OPENBLAS_NUM_THREADS or
-OMP_NUM_THREADS says otherwise.
+Every command runs under minipgd's thread policy (`minipgd/nn/threads.py`): BLAS
+threads on the cores no other process is using, re-chosen at most once a second,
+unless MINIPGD_THREADS=N (or =default), OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
+says otherwise.
 """
 import argparse
 import dataclasses
@@ -445,7 +446,7 @@ def main(argv=None):
     args.command_line = "python -m minipgd " + shlex.join(arg for arg in argv if arg != "--force")
     args.interrupted = lambda: f"interrupted; nothing to resume: rerun `{args.command_line}` to start again"
     try:
-        with thread_policy():  # one BLAS thread unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise
+        with thread_policy():  # automatic unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise
             args.run(args)
     except (ValueError, OSError, ImportError) as err:
         raise SystemExit(f"error: {err}") from None

@@ -7,8 +7,8 @@ from minipgd.nn.threads import thread_policy
 
 @pytest.fixture(autouse=True, scope="session")
 def minipgd_thread_policy():
-    """The whole test session runs under minipgd's thread policy, as the command line does: one BLAS thread
-    unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise (a test run beside other work stays fast)."""
+    """The whole test session runs under minipgd's thread policy, as the command line does: automatic unless
+    MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise (a test run beside other work stays fast)."""
     with thread_policy():
         yield
 

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 from minipgd.__main__ import main
+from minipgd.nn.checkpoint import load_checkpoint
+from minipgd.recipes import behavior
 from minipgd.recipes.behavior import train_behavior
 from minipgd.recipes.collect import collect_dataset
 from minipgd.envs.dataset import episode_returns, load_dataset
@@ -71,6 +73,25 @@ def test_train_behavior_then_collect_every_policy_recipe(tmp_path):
     assert "40 transitions, fewer than the 10000 asked for: the training stopped there" in "\n".join(lines)
     with pytest.raises(FileExistsError, match="--force"):
         train_behavior("hopper", 10, 0.0, 0, tmp_path, log=lines.append)
+
+
+def test_the_expert_is_the_best_evaluations_actor(tmp_path, monkeypatch, rng):
+    """TD3's evaluations swing: the expert file is the actor of the best one, not the last."""
+    agent = TD3(11, 3, rng, TD3Config(hidden=(8, 8)))
+
+    def fake_training(make_env, config, on_eval, log):
+        for step, mean_return in [(5, 100.0), (10, 900.0), (15, 300.0)]:
+            agent.actor.load_state_dict({name: np.full_like(value, step)  # each evaluation's actor told apart
+                                         for name, value in agent.actor.state_dict().items()})
+            on_eval(step, mean_return, agent, None)
+        return agent, None
+
+    monkeypatch.setattr(behavior, "train_td3_online", fake_training)
+    train_behavior("hopper", 15, medium_return=1e9, seed=0, out_dir=tmp_path, log=lambda _: None)
+    arrays, meta = load_checkpoint(tmp_path / "hopper-expert.npz")
+    assert (meta["step"], meta["eval_return"]) == (10, 900.0)
+    assert np.all(arrays["layers.0.weight"] == 10)
+    assert not (tmp_path / "hopper-medium.npz").exists()  # no evaluation reached the medium return
 
 
 @pytest.mark.parametrize("name", ["hopper-medium", "hopper-medium-replay"])

@@ -43,7 +43,7 @@ def test_rerun_redoes_nothing_and_an_interrupted_sweep_redoes_only_what_is_missi
     before = json.loads(open(lost).read())
     os.remove(lost)
     lines.clear()
-    run_table2(root / "work", config, jobs=2, log=lines.append)  # in a worker process, one BLAS thread
+    run_table2(root / "work", config, jobs=2, log=lines.append)  # in worker processes, each under the thread policy
     assert lines[0] == "6 of 7 units already done; running 1 with 2 job(s)"
     after = json.loads(open(lost).read())
     assert after["history"] == before["history"]  # same seed, same run, also in another process

@@ -1,4 +1,5 @@
-"""The thread policy's visible effects: BLAS thread counts set and restored, the user's choice respected.
+"""The thread policy's visible effects: BLAS thread counts set and restored, the user's choice respected,
+the automatic policy following the measured load (from fake /proc/stat readings).
 
 No timing here: `benchmarks/contention.py` measures what the policy is for.
 """
@@ -13,7 +14,10 @@ import numpy as np
 import pytest
 
 from minipgd.nn import threads
-from minipgd.nn.threads import blas_threads, openblas_libraries, policy_threads, thread_policy, under_thread_policy
+from minipgd.nn.load import CoreLoad
+from minipgd.nn.threads import (AutomaticThreads, adapt_threads, automatic_threads, blas_threads, free_cores,
+                                openblas_libraries, policy_threads, thread_policy, under_thread_policy)
+from minipgd.rl.td3 import TD3
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,13 +62,14 @@ def test_the_count_is_restored_after_an_error():
 
 
 @pytest.mark.parametrize("environ, expected", [
-    ({}, 1),
+    ({}, "auto"),
     ({"MINIPGD_THREADS": "3"}, 3),
+    ({"MINIPGD_THREADS": "auto", "OPENBLAS_NUM_THREADS": "1"}, "auto"),  # a child of an automatic scope
     ({"MINIPGD_THREADS": "default"}, None),  # the policy off: the libraries' defaults
     ({"OPENBLAS_NUM_THREADS": "4"}, None),  # the user chose: left alone
     ({"OMP_NUM_THREADS": "2"}, None),
     ({"MINIPGD_THREADS": "2", "OPENBLAS_NUM_THREADS": "4"}, 2),  # MINIPGD_THREADS wins
-    ({"OPENBLAS_NUM_THREADS": ""}, 1),  # set but empty: not a choice
+    ({"OPENBLAS_NUM_THREADS": ""}, "auto"),  # set but empty: not a choice
 ])
 def test_policy_threads(environ, expected):
     assert policy_threads(environ) == expected
@@ -72,7 +77,7 @@ def test_policy_threads(environ, expected):
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
 def test_a_bad_minipgd_threads_is_refused(value):
-    with pytest.raises(ValueError, match="MINIPGD_THREADS must be a positive integer or 'default'"):
+    with pytest.raises(ValueError, match="MINIPGD_THREADS must be a positive integer, 'auto' or 'default'"):
         policy_threads({"MINIPGD_THREADS": value})
 
 
@@ -81,8 +86,9 @@ def test_thread_policy_follows_the_environment(monkeypatch):
     before = counts()
     for name in ("MINIPGD_THREADS", *threads.USER_VARIABLES):
         monkeypatch.delenv(name, raising=False)
-    with thread_policy():
+    with thread_policy():  # automatic: one thread until the first look at the load
         assert set(counts()) == {1}
+        assert os.environ["MINIPGD_THREADS"] == "auto" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
     monkeypatch.setenv("MINIPGD_THREADS", "2")
     with thread_policy():
         assert set(counts()) == {2}
@@ -114,7 +120,8 @@ def _fresh_process(code):
 
 @needs_openblas
 def test_decorated_entry_points_apply_the_policy_unless_a_scope_is_open():
-    """No scope open -> one thread; inside the user's blas_threads(2) -> 2; afterwards the default again."""
+    """No scope open -> automatic, one thread at first; inside the user's blas_threads(2) -> 2; afterwards the
+    default again."""
     out = _fresh_process(
         "import json, numpy\n"
         "from minipgd.nn.threads import blas_threads, openblas_libraries, under_thread_policy\n"
@@ -170,3 +177,151 @@ def test_parallel_workers_leave_room_for_the_blas_threads():
         assert threads.parallel_workers() == cores
     with blas_threads(cores):  # every core already busy with one product: no workers on top
         assert threads.parallel_workers() == 1
+
+
+def _write_stat(path, cores):
+    """A /proc/stat with one line per core: (busy user ticks, idle ticks) each; the totals line first."""
+    lines = [f"cpu  {sum(b for b, _ in cores)} 0 0 {sum(i for _, i in cores)} 0 0 0 0 0 0"]
+    lines += [f"cpu{n} {busy} 0 0 {idle} 0 0 0 0 0 0" for n, (busy, idle) in enumerate(cores)]
+    path.write_text("\n".join(lines + ["intr 1 2 3", "ctxt 42"]) + "\n")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _load(tmp_path, cores=(0, 1)):
+    stat, wall, cpu = tmp_path / "stat", FakeClock(), FakeClock()
+    _write_stat(stat, [(0, 0), (0, 0)])
+    return CoreLoad(cores, str(stat), wall, cpu), stat, wall, cpu
+
+
+@pytest.mark.parametrize("busy, own, expected", [
+    ([(100, 0), (0, 100)], 1.0, 0.0),  # one core busy, all of it this process: nobody else
+    ([(100, 0), (100, 0)], 1.0, 1.0),  # both busy, one of them ours
+    ([(100, 0), (100, 0)], 2.0, 0.0),  # both ours (two BLAS threads)
+    ([(50, 50), (25, 75)], 0.0, 0.75),
+])
+def test_core_load_counts_the_cores_others_use(tmp_path, busy, own, expected):
+    load, stat, wall, cpu = _load(tmp_path)
+    _write_stat(stat, busy)  # 100 ticks per core over one wall second
+    wall.now, cpu.now = 1.0, own
+    assert load.others() == pytest.approx(expected)
+    assert load.others() is None  # no time passed since
+
+
+def test_core_load_reads_only_the_cores_this_process_may_use(tmp_path):
+    load, stat, wall, cpu = _load(tmp_path, cores=(1,))
+    _write_stat(stat, [(100, 0), (0, 100)])  # core 0 busy, but not ours
+    wall.now = 1.0
+    assert load.others() == 0.0
+
+
+def test_core_load_is_none_where_proc_stat_cannot_be_read(tmp_path):
+    load = CoreLoad((0, 1), str(tmp_path / "no-such-file"))
+    assert load.others() is None
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="not Linux")
+def test_core_load_reads_this_machine():
+    load = CoreLoad()
+    sum(i * i for i in range(200_000))
+    others = load.others()
+    assert others is None or 0.0 <= others <= len(load.cores)
+
+
+@pytest.mark.parametrize("others, cores, expected", [
+    (None, 2, 1), (0.0, 2, 2), (0.2, 2, 2), (0.3, 2, 1), (1.0, 2, 1), (2.0, 2, 1), (0.0, 8, 8), (3.1, 8, 5),
+])
+def test_free_cores(others, cores, expected):
+    assert free_cores(others, cores) == expected
+
+
+class FakeLibrary:
+    threads = 1
+
+
+class FakeLoad:
+    def __init__(self, values):
+        self.values = list(values)
+
+    def others(self):
+        return self.values.pop(0)
+
+
+def test_the_automatic_policy_follows_the_load(monkeypatch):
+    monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
+    library = FakeLibrary()
+    automatic = AutomaticThreads([library], FakeLoad([0.0, 1.3, None, 0.1]), cores=2)
+    seen = []
+    for _ in range(4):
+        automatic.adapt()
+        seen.append((automatic.threads, library.threads))
+    assert seen == [(2, 2), (1, 1), (1, 1), (2, 2)]
+
+
+def test_only_the_scopes_own_thread_changes_the_count(monkeypatch):
+    monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
+    library = FakeLibrary()
+    automatic = AutomaticThreads([library], FakeLoad([0.0]), cores=2)
+    worker = threading.Thread(target=automatic.adapt)
+    worker.start()
+    worker.join()
+    assert library.threads == 1  # the load was not even read
+    automatic.adapt()
+    assert library.threads == 2
+
+
+def test_the_automatic_policy_looks_at_most_once_a_period(monkeypatch):
+    monkeypatch.setattr(threads, "CHECK_EVERY_S", 3600.0)
+    library = FakeLibrary()
+    automatic = AutomaticThreads([library], FakeLoad([]), cores=2)  # reading the load would fail
+    automatic.adapt()
+    assert library.threads == 1
+
+
+@needs_openblas
+def test_an_explicit_count_pauses_the_automatic_policy(monkeypatch):
+    monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
+    with automatic_threads() as automatic:
+        automatic.load = FakeLoad([0.0, 0.0])
+        with blas_threads(3):
+            adapt_threads()
+            assert set(counts()) == {3} and automatic.threads == 1
+        adapt_threads()
+        assert set(counts()) == {min(2, threads.available_cores())}
+
+
+@needs_openblas
+def test_parallel_regions_run_one_blas_thread_per_worker(monkeypatch):
+    monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
+    with automatic_threads() as automatic:
+        automatic.load, automatic.cores = FakeLoad([0.0]), 2
+        adapt_threads()  # a quiet machine: two BLAS threads, or two workers of one
+        assert set(counts()) == {2} and threads.parallel_workers() == 2
+        inside = threads.side_by_side(counts, counts)
+        assert inside == [[1] * len(counts())] * 2 and set(counts()) == {2}
+
+
+@needs_openblas
+def test_td3_updates_are_the_same_for_any_blas_thread_count():
+    """The automatic policy may change the count between updates: that must not change any result."""
+    def train(n):
+        rng = np.random.default_rng(0)
+        agent = TD3(17, 6, np.random.default_rng(1))
+        with blas_threads(n):
+            for _ in range(4):
+                agent.update({"observations": rng.standard_normal((256, 17), dtype=np.float32),
+                              "actions": rng.uniform(-1, 1, (256, 6)).astype(np.float32),
+                              "rewards": rng.standard_normal(256, dtype=np.float32),
+                              "next_observations": rng.standard_normal((256, 17), dtype=np.float32),
+                              "terminations": rng.random(256) < 0.05}, rng)
+        return {f"{net}.{name}": value for net, module in (("actor", agent.actor), ("critic", agent.critics[0]))
+                for name, value in module.state_dict().items()}
+
+    one, two = train(1), train(2)
+    assert one.keys() == two.keys() and all(np.array_equal(one[name], two[name]) for name in one)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam, clip_grad_norm, cosine_lr
-from ..nn.threads import under_thread_policy
+from ..nn.threads import adapt_threads, under_thread_policy
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser, edm_loss, edm_validation_loss
 from .model import TrajectoryDiffusion
@@ -92,6 +92,7 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
         f"H={unet_cfg.horizon}, {model.num_parameters():,} parameters, {config.steps} steps")
     tic, cpu_tic, losses = time.perf_counter(), time.process_time(), []
     for step in range(start, config.steps):
+        adapt_threads()  # a safe point for the thread policy
         batch = train[rng.integers(0, len(train), size=config.batch_size)]
         model.zero_grad()
         losses.append(edm_loss(denoiser, batch, rng))

@@ -29,7 +29,7 @@ from ..analysis.dynamics_error import dynamics_error
 from ..diffusion import TrajectoryLayout
 from ..diffusion.windows import trajectory_windows
 from ..envs.registry import make_env
-from ..nn.threads import under_thread_policy
+from ..nn.threads import adapt_threads, under_thread_policy
 from ..nn.unet import HORIZON
 from ..rl.auto_scale import choose_scale
 from ..rl.iql import IQL, IQLConfig, load_policy
@@ -94,6 +94,7 @@ def _cached_target_policy(work, name, config, log):
                     IQLConfig(max_steps=config.target_updates), state_norm=StateNormalizer.fit(real["observations"]))
         started = time.perf_counter()
         for _ in range(config.target_updates):
+            adapt_threads()  # a safe point for the thread policy
             agent.update(sample_batch(real, agent.config.batch_size, rng), rng)
         log(f"trained the IQL target policy on {name}: {config.target_updates} updates "
             f"in {time.perf_counter() - started:.0f} s")

@@ -10,8 +10,8 @@ The sweep is a list of *units*, each writing one file atomically:
 A unit whose file exists is never redone, and an agent run that was interrupted
 resumes from its Algorithm 2 checkpoint, so rerunning the same command continues
 an interrupted sweep. `--jobs N` runs N units at once in separate processes, each
-under minipgd's thread policy (one BLAS thread unless the user chose otherwise:
-`minipgd/nn/threads.py`).
+under minipgd's thread policy (automatic unless the user chose otherwise: each
+worker sees the others as busy neighbours; `minipgd/nn/threads.py`).
 """
 import json
 import os

@@ -1,33 +1,43 @@
-"""minipgd's thread policy: one BLAS thread unless the user chose otherwise.
+"""minipgd's thread policy: BLAS threads on the cores nobody else is using.
 
 Why. minipgd's networks multiply small matrices (a 256-256 MLP at batch 256, a
 U-Net at batch 16), and OpenBLAS, NumPy's and SciPy's BLAS, splits each product
 over all cores by default. Its worker threads then busy-wait (spin) between
-products. Measured on a 2-core machine: with one BLAS thread the U-Net forward
-pass at batch 16 is about 30 % faster on a quiet machine (benchmarks/README.md),
-and beside two CPU-bound processes the spinning threads fight the neighbours for
-the cores: tutorial 01 `--fast` took 73.4 s with NumPy's default threads and
-5.9 s with one BLAS thread, a small `train-agent` 140 s against 5.6 s (issue 14;
-`benchmarks/contention.py` measures it again).
+products. On a quiet machine that pays: on 2 cores, two BLAS threads make a TD3+BC
+update 1.4x and a U-Net training step at batch 16 1.05-1.4x faster than one. Beside
+CPU-bound neighbours the spinning threads fight them for the cores: measured on a
+2-core machine beside two busy processes, tutorial 01 `--fast` took 73.4 s with
+NumPy's default threads and 5.9 s with one BLAS thread, a small `train-agent` 140 s
+against 5.6 s (issue 14; `benchmarks/contention.py` measures it again).
 
 The policy, applied by `thread_policy()` for the duration of minipgd's long work
 (the command line, the tutorials, the Table 2 workers, the test session, and the
 library's training entry points through `@under_thread_policy`):
 
-* `MINIPGD_THREADS=N` (a positive integer): N BLAS threads. It wins over
+* `MINIPGD_THREADS=N` (a positive integer): N BLAS threads, always. It wins over
   everything else. `MINIPGD_THREADS=default` switches the policy off: the
   libraries keep their own defaults (all cores).
 * Otherwise, if the user set `OPENBLAS_NUM_THREADS`, `GOTO_NUM_THREADS` or
   `OMP_NUM_THREADS`, that choice stands: minipgd leaves BLAS alone.
-* Otherwise one BLAS thread.
+* Otherwise (`MINIPGD_THREADS=auto` says the same) the automatic policy: one BLAS
+  thread to start with, then, at the safe points of the long loops (a training
+  step, an agent update, a sampler step call `adapt_threads()`), at most once a
+  second, as many threads as there are cores that other processes leave free
+  (`free_cores`, measured by `nn/load.py`: a core counts as free while others use
+  less than a quarter of it). A neighbour that starts costs at most about a second
+  of contention before minipgd steps back to one thread; where the load cannot be
+  read (not Linux) it stays at one. The count never changes a result: OpenBLAS
+  splits a product's output between its threads, not its sums, so the products are
+  bit-identical for any count (tests/test_threads.py checks TD3+BC updates).
 
-Inside a scope the chosen count is also put in `OPENBLAS_NUM_THREADS`, so an
-OpenBLAS loaded later in the scope (SciPy's, on first use) and child processes
-(Table 2's workers, tests' subprocesses) start with it; on leaving, the variable
-and the libraries' counts are restored (a library first loaded inside the scope
-keeps the scope's count). Numba's thread count follows as well when Numba's
-parallel thread pool is already running; minipgd's kernels are serial (no
-`prange`), so it does not start one.
+Inside a scope the chosen count is also put in `OPENBLAS_NUM_THREADS` (and in
+`MINIPGD_THREADS`), so an OpenBLAS loaded later in the scope (SciPy's, on first
+use) and child processes (Table 2's workers, tests' subprocesses) start with it
+and follow the same policy; on leaving, the variables and the libraries' counts
+are restored (a library first loaded inside the scope keeps the scope's count).
+Numba's thread count follows a fixed count as well when Numba's parallel thread
+pool is already running; minipgd's kernels are serial (no `prange`), so it does
+not start one.
 
 How. The OpenBLAS libraries already loaded in this process are found in
 `/proc/self/maps` (Linux) and their `*_set_num_threads` / `*_get_num_threads`
@@ -41,12 +51,13 @@ Worker threads. minipgd's own parallelism is Python threads that block, never
 spin: the U-Net's batch split (`TemporalUNet.batch_workers`) and guidance's
 policy evaluated over many states in parts (`side_by_side`). NumPy's BLAS and
 minipgd's Numba kernels (`nogil=True`) release the GIL, so with one BLAS thread
-per worker the workers run on separate cores. They pay where a parallel region
-lasts several milliseconds. Shorter regions (one agent update's two critics, the
-two backward products of one convolution) gained on a quiet machine only with
-each worker pinned to its own core, and pinned workers lost more beside busy
-neighbours than they gained alone (benchmarks/README.md), so workers are not
-pinned and such regions run serially.
+per worker (a parallel region runs its products on one BLAS thread each) the
+workers run on separate cores. They pay where a parallel region lasts several
+milliseconds. Shorter regions (one agent update's two critics, the two backward
+products of one convolution) gained on a quiet machine only with each worker
+pinned to its own core, and pinned workers lost more beside busy neighbours than
+they gained alone (benchmarks/README.md), so workers are not pinned and such
+regions run serially, on the policy's BLAS threads.
 """
 import contextlib
 import ctypes
@@ -54,14 +65,19 @@ import functools
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+
+from .load import CoreLoad, allowed_cores
 
 POLICY_VARIABLE = "MINIPGD_THREADS"
 USER_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # OpenBLAS reads these at load
-DEFAULT_THREADS = 1
+AUTO = "auto"  # the automatic policy (the default)
+CHECK_EVERY_S = 1.0  # the automatic policy looks at the load at most this often
+FREE_BELOW = 0.25  # a core counts as free while other processes use less than this share of it
 _PREFIXES = ("scipy_openblas", "openblas")  # NumPy's and SciPy's wheels; classic builds
 _SUFFIXES = ("64_", "")  # 64-bit-integer (ILP64) builds; 32-bit ones
-_state = {"open_scopes": 0}  # blas_threads / thread_policy blocks open in this process
+_state = {"open_scopes": 0, "automatic": None}  # blocks open in this process; the automatic policy's state
 
 
 class OpenBLAS:
@@ -119,22 +135,31 @@ def openblas_libraries(maps="/proc/self/maps"):
 
 def available_cores():
     """The number of cores this process may run on (its CPU affinity where the OS tells it)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return len(allowed_cores())
 
 
 def policy_threads(environ=None):
-    """The BLAS thread count minipgd's policy chooses, or None to leave the libraries alone (see above)."""
+    """What minipgd's policy chooses: a BLAS thread count, AUTO, or None to leave the libraries alone (above)."""
     environ = os.environ if environ is None else environ
     chosen = environ.get(POLICY_VARIABLE, "").strip()
     if chosen == "default":
         return None
+    if chosen == AUTO:
+        return AUTO
     if chosen:
         if not chosen.isdigit() or int(chosen) < 1:
-            raise ValueError(f"{POLICY_VARIABLE} must be a positive integer or 'default', got {chosen!r}")
+            raise ValueError(f"{POLICY_VARIABLE} must be a positive integer, 'auto' or 'default', got {chosen!r}")
         return int(chosen)
     if any(environ.get(name, "").strip() for name in USER_VARIABLES):
         return None
-    return DEFAULT_THREADS
+    return AUTO
+
+
+def free_cores(others, cores):
+    """BLAS threads for the automatic policy: the cores other processes leave free (>= 1; `others` None: 1)."""
+    if others is None:
+        return 1
+    return max(1, min(cores, int(cores - others + FREE_BELOW)))
 
 
 @contextlib.contextmanager
@@ -177,32 +202,93 @@ def _numba_threads(n):
 
 
 @contextlib.contextmanager
+def _automatic(state):
+    previous, _state["automatic"] = _state["automatic"], state
+    try:
+        yield
+    finally:
+        _state["automatic"] = previous
+
+
+@contextlib.contextmanager
 def blas_threads(n):
     """Run the block with `n` BLAS threads (and `n` Numba threads where its pool runs); restored after.
 
-    Sets every loaded OpenBLAS, and OPENBLAS_NUM_THREADS for those loaded later and for child
-    processes; without OpenBLAS (MKL, Accelerate) nothing changes. It is an explicit choice: the
-    library entry points decorated with `under_thread_policy` keep `n` inside it.
+    Sets every loaded OpenBLAS, and OPENBLAS_NUM_THREADS and MINIPGD_THREADS for those loaded later
+    and for child processes; without OpenBLAS (MKL, Accelerate) nothing changes. It is an explicit
+    choice: the library entry points decorated with `under_thread_policy` keep `n` inside it, and the
+    automatic policy of an enclosing scope pauses.
     """
     if int(n) < 1:
         raise ValueError(f"the number of threads must be >= 1, got {n}")
-    libraries = openblas_libraries()
+    with _scope(), _automatic(None), _environment("OPENBLAS_NUM_THREADS", str(int(n))), \
+            _environment(POLICY_VARIABLE, str(int(n))), _numba_threads(int(n)), _library_threads(openblas_libraries(), n):
+        yield
+
+
+def _set_threads(libraries, n):
+    for library in libraries:
+        library.threads = n
+
+
+@contextlib.contextmanager
+def _library_threads(libraries, n):
+    """`n` threads in each of `libraries` for the block, then each library's count from before."""
     saved = [(library, library.threads) for library in libraries]
-    with _scope(), _environment("OPENBLAS_NUM_THREADS", str(int(n))), _numba_threads(int(n)):
-        for library in libraries:
-            library.threads = n
-        try:
-            yield
-        finally:
-            for library, threads in saved:
-                library.threads = threads
+    _set_threads(libraries, n)
+    try:
+        yield
+    finally:
+        for library, threads in saved:
+            library.threads = threads
+
+
+class AutomaticThreads:
+    """The automatic policy inside one scope: who may change the count, the load meter, the count now."""
+
+    def __init__(self, libraries, load=None, cores=None):
+        self.owner = threading.current_thread()  # only the thread that opened the scope changes the count
+        self.libraries, self.load = libraries, CoreLoad() if load is None else load
+        self.cores = available_cores() if cores is None else cores
+        self.threads, self.checked_at = 1, time.monotonic()
+
+    def adapt(self):
+        """The safe-point check: at most every CHECK_EVERY_S, set the count to the free cores."""
+        now = time.monotonic()
+        if now - self.checked_at < CHECK_EVERY_S or threading.current_thread() is not self.owner:
+            return
+        self.checked_at = now
+        threads = free_cores(self.load.others(), self.cores)
+        if threads != self.threads:
+            self.threads = threads
+            _set_threads(self.libraries, threads)
+
+
+@contextlib.contextmanager
+def automatic_threads():
+    """Run the block under the automatic policy: one BLAS thread, then the free cores at each `adapt_threads()`."""
+    with blas_threads(1):
+        automatic = AutomaticThreads(openblas_libraries())
+        with _automatic(automatic), _environment(POLICY_VARIABLE, AUTO):
+            yield automatic
+
+
+def adapt_threads():
+    """Call where no matrix product is running in this thread (between training steps, updates, sampler steps):
+    under the automatic policy the BLAS thread count follows the free cores; otherwise nothing happens."""
+    if _state["automatic"] is not None:
+        _state["automatic"].adapt()
 
 
 @contextlib.contextmanager
 def thread_policy():
     """Run the block under minipgd's thread policy (see the module's docstring)."""
     n = policy_threads()
-    with _scope(), (blas_threads(n) if n is not None else contextlib.nullcontext()):
+    if n is None:
+        scope = contextlib.nullcontext()
+    else:
+        scope = automatic_threads() if n == AUTO else blas_threads(n)
+    with _scope(), scope:
         yield
 
 
@@ -238,10 +324,15 @@ def blas_thread_count():
 
 
 def parallel_workers():
-    """How many worker threads minipgd's own parallel regions use: the cores available, divided by the
-    BLAS threads each product already takes (one worker, i.e. none, under OpenBLAS's default threads:
-    two workers each with two spinning BLAS threads on two cores made TD3+BC updates 8x slower)."""
+    """How many worker threads minipgd's own parallel regions use. Under the automatic policy: the free
+    cores (the regions run one BLAS thread per worker). Otherwise the cores available, divided by the BLAS
+    threads each product takes (one worker, i.e. none, under OpenBLAS's default threads: two workers each
+    with two spinning BLAS threads on two cores made TD3+BC updates 8x slower)."""
+    if _state["automatic"] is not None:
+        return _state["automatic"].threads
     return max(1, available_cores() // blas_thread_count())
+
+
 
 
 def worker_pool(n):
@@ -261,4 +352,5 @@ def side_by_side(*calls, workers=None):
     workers = min(parallel_workers() if workers is None else workers, len(calls))
     if workers <= 1:
         return [call() for call in calls]
-    return list(worker_pool(workers).map(lambda call: call(), calls))
+    with _library_threads(_openblas_at_first_use(), 1):  # one BLAS thread per worker
+        return list(worker_pool(workers).map(lambda call: call(), calls))

@@ -23,8 +23,8 @@ Internally every array is channels-last, (B, L, C), as in Flax: each convolution
 is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
 `forward` line by line, in reverse.
 
-Batch threads: `model.batch_workers = n` (default None: `threads.parallel_workers()`, the cores
-available when BLAS runs one thread per product; 1 turns it off) splits a batch
+Batch threads: `model.batch_workers = n` (default None: `threads.parallel_workers()`, the free cores
+under the automatic thread policy; 1 turns it off) splits a batch
 of at least `MIN_ROWS_PER_WORKER * n` trajectories into n parts and runs them in n
 worker threads (`threads.side_by_side`), each through its own replica of the network (the same parameter
 arrays, its own cached activations and gradient arrays). The threads block, they

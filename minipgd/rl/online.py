@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.threads import under_thread_policy
+from ..nn.threads import adapt_threads, under_thread_policy
 from .evaluation import episode_seed, evaluate
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config
@@ -62,6 +62,7 @@ def train_td3_online(make_env, config=OnlineConfig(), on_eval=None, log=print):
         if terminated or truncated:
             obs, _ = env.reset(seed=episode_seed(rng))
         if step > config.start_steps:
+            adapt_threads()  # a safe point for the thread policy
             agent.update(replay.sample(rng, config.td3.batch_size), rng)
         if step % config.eval_every == 0:
             returns = evaluate(eval_env, lambda o: agent.act(o[None])[0], config.eval_episodes, rng)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..diffusion.windows import windows_to_transitions
 from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
-from ..nn.threads import under_thread_policy
+from ..nn.threads import adapt_threads, under_thread_policy
 from .auto_scale import choose_scale
 from .replay import as_float32, sample_batch
 
@@ -191,6 +191,7 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
                     f"{sum(len(d['rewards']) for d in kept)} synthetic transitions in use")
             synthetic = _concatenate(list(kept))
         while step < (epoch + 1) * config.steps_per_epoch:  # l. 6
+            adapt_threads()  # a safe point for the thread policy
             with watch("updates"):
                 agent.update(mixed_batch(synthetic, real, config, rng), rng)  # l. 7–8
             step += 1

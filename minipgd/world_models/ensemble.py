@@ -13,7 +13,7 @@ import numpy as np
 
 from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam
-from ..nn.threads import under_thread_policy
+from ..nn.threads import adapt_threads, under_thread_policy
 from .probabilistic_mlp import ProbabilisticMLP
 
 
@@ -127,6 +127,7 @@ def train_ensemble(transitions, config=EnsembleConfig(), log=print):
     best = heldout_errors(members, x[holdout], y[holdout])
     best_states = [m.state_dict() for m in members]
     for step in range(1, config.steps + 1):
+        adapt_threads()  # a safe point for the thread policy
         losses = []
         for member, optimizer in zip(members, optimizers):
             batch = train[rng.integers(0, len(train), size=config.batch_size)]  # each member its own bootstrap
