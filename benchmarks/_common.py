@@ -8,7 +8,7 @@ import numpy as np
 try:
     from minipgd.nn.threads import adapt_threads  # the safe-point call of minipgd's long loops
 except ImportError:  # a checkout from before the automatic thread policy
-    def adapt_threads():
+    def adapt_threads(split=False):
         pass
 
 POLICY_SETTLE_S = 1.5  # the automatic thread policy looks at the load at most once a second

@@ -63,7 +63,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _common import adapt_threads, minipgd_thread_scope, same_function as report, settle  # noqa: E402  (benchmarks/)
-from minipgd.nn.threads import blas_thread_count  # noqa: E402
+from minipgd.nn.threads import blas_thread_count, blas_threads  # noqa: E402
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
 from minipgd.rl.td3 import TD3, TD3Config  # noqa: E402
 
@@ -254,29 +254,38 @@ def main():
     for name, agent, torch_agent in agents:
         print(f"timing {name} ...", flush=True)
         batch = random_batch(rng)
-        blocks = [minipgd_block(agent, batch, np.random.default_rng(3), block)]
+        blocks = {"minipgd, thread policy": minipgd_block(agent, batch, np.random.default_rng(3), block),
+                  "minipgd, one BLAS thread": one_blas_thread(minipgd_block(agent, batch, np.random.default_rng(4), block))}
         if torch_agent is not None:
             from _torch_agents import to_torch
 
-            blocks.append(torch_block(torch_agent, to_torch(batch), block))
+            blocks["PyTorch eager"] = torch_block(torch_agent, to_torch(batch), block)
         with minipgd_thread_scope():  # as the command line and Algorithm 2 run it
-            settle(blocks[0])
+            settle(blocks["minipgd, thread policy"])
             print(f"  minipgd's thread policy chose {blas_thread_count()} BLAS thread(s)", flush=True)
-            rates = updates_per_second(blocks, repeats, block)
-        rows.append((name, rates[0], rates[1] if len(rates) > 1 else None))
-        print("  " + ", ".join(f"{who} {rate:.0f} updates/s ({1e3 / rate:.2f} ms)"
-                               for who, rate in zip(("minipgd", "PyTorch"), rates)), flush=True)
+            rates = dict(zip(blocks, updates_per_second(list(blocks.values()), repeats, block)))
+        rows.append((name, rates))
+        print("  " + ", ".join(f"{who} {rate:.0f} updates/s ({1e3 / rate:.2f} ms)" for who, rate in rates.items()),
+              flush=True)
 
     print()
-    print("| algorithm | minipgd (updates/s) | PyTorch eager (updates/s) | minipgd / PyTorch |")
-    print("|---|---:|---:|---:|")
-    for name, ours, theirs in rows:
-        if theirs is None:
-            print(f"| {name} | {ours:.0f} | — | — |")
-        else:
-            print(f"| {name} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.2f}x |")
-    print("\n'minipgd / PyTorch' is the ratio of update rates: above 1x minipgd is faster.")
+    print("| algorithm | minipgd, thread policy (updates/s) | minipgd, one BLAS thread | PyTorch eager | "
+          "policy / PyTorch | one thread / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, rates in rows:
+        ours, one, theirs = rates["minipgd, thread policy"], rates["minipgd, one BLAS thread"], rates.get("PyTorch eager")
+        ratios = f"{ours / theirs:.2f}x | {one / theirs:.2f}x" if theirs else "— | —"
+        print(f"| {name} | {ours:.0f} | {one:.0f} | {f'{theirs:.0f}' if theirs else '—'} | {ratios} |")
+    print("\n'/ PyTorch' is the ratio of update rates: above 1x minipgd is faster.")
 
+
+def one_blas_thread(run_block):
+    """`run_block` with one BLAS thread (the policy before the automatic one), for comparison in the same run."""
+    def run():
+        with blas_threads(1):
+            run_block()
+
+    return run
 
 if __name__ == "__main__":
     main()

@@ -168,7 +168,7 @@ class MinipgdBench:
         model, opt = self.model, self.opt
 
         def step():
-            adapt_threads()  # as the diffusion trainer's loop does
+            adapt_threads(split=self.batch_workers > 1)  # as the trainer's and the sampler's loops do
             self._use_threads()
             model.zero_grad()
             y = model.forward(x, t)
@@ -179,7 +179,7 @@ class MinipgdBench:
 
     def forward_fn(self, x, t):
         def forward():
-            adapt_threads()  # as the sampler's loop does
+            adapt_threads(split=self.batch_workers > 1)  # the sampler's loop splits its batches
             self._use_threads()
             return self.model.forward(x, t)
 

@@ -2,14 +2,17 @@ import numpy as np
 import pytest
 
 from minipgd.nn.backend import use_backend
-from minipgd.nn.threads import thread_policy
+from minipgd.nn.threads import AUTO, blas_threads, policy_threads, thread_policy
 
 
 @pytest.fixture(autouse=True, scope="session")
 def minipgd_thread_policy():
-    """The whole test session runs under minipgd's thread policy, as the command line does: automatic unless
-    MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise (a test run beside other work stays fast)."""
-    with thread_policy():
+    """The whole test session runs with one BLAS thread unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says
+    otherwise: fast beside other work, and the same count in every run, so a test comparing two runs bit for
+    bit never depends on the machine's load, as the automatic policy's count does (OpenBLAS may round a
+    product of some shapes differently with another thread count; tests/test_threads.py opens the automatic
+    policy itself)."""
+    with blas_threads(1) if policy_threads() == AUTO else thread_policy():
         yield
 
 

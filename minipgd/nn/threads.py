@@ -20,15 +20,21 @@ library's training entry points through `@under_thread_policy`):
 * Otherwise, if the user set `OPENBLAS_NUM_THREADS`, `GOTO_NUM_THREADS` or
   `OMP_NUM_THREADS`, that choice stands: minipgd leaves BLAS alone.
 * Otherwise (`MINIPGD_THREADS=auto` says the same) the automatic policy: one BLAS
-  thread to start with, then, at the safe points of the long loops (a training
-  step, an agent update, a sampler step call `adapt_threads()`), at most once a
-  second, as many threads as there are cores that other processes leave free
-  (`free_cores`, measured by `nn/load.py`: a core counts as free while others use
-  less than a quarter of it). A neighbour that starts costs at most about a second
-  of contention before minipgd steps back to one thread; where the load cannot be
-  read (not Linux) it stays at one. The count never changes a result: OpenBLAS
-  splits a product's output between its threads, not its sums, so the products are
-  bit-identical for any count (tests/test_threads.py checks TD3+BC updates).
+  thread (and a worker thread per core) to start with, then, at the safe points
+  of the long loops (a training step, an agent update, a sampler step call
+  `adapt_threads()`), at most once a second, as many BLAS threads as there are
+  cores that other processes leave free (`free_cores`, measured by `nn/load.py`:
+  a core counts as free while others use less than a quarter of it). The
+  sampler's loop, whose batches are split over worker threads, gives the free
+  cores to the workers instead (`split=True`). A neighbour that starts costs at
+  most about a second of contention before minipgd steps back to one thread;
+  where the load cannot be read (not Linux) it stays at one. At minipgd's
+  training sizes the count does not change results: TD3+BC and IQL updates at
+  batch 256 and U-Net training passes at batch 16 are bit-identical with one and
+  two threads (tests/test_threads.py). Other shapes may round differently (a
+  U-Net pass over 33 trajectories of 5 channels gave weight gradients ~1e-5
+  apart), so a run that must repeat bit for bit at other sizes fixes the count
+  (`MINIPGD_THREADS=1`), as the test session does.
 
 Inside a scope the chosen count is also put in `OPENBLAS_NUM_THREADS` (and in
 `MINIPGD_THREADS`), so an OpenBLAS loaded later in the scope (SciPy's, on first
@@ -250,18 +256,23 @@ class AutomaticThreads:
         self.owner = threading.current_thread()  # only the thread that opened the scope changes the count
         self.libraries, self.load = libraries, CoreLoad() if load is None else load
         self.cores = available_cores() if cores is None else cores
-        self.threads, self.checked_at = 1, time.monotonic()
+        self.threads = self.cores  # the free cores, as worker threads: blocking ones cost a busy machine little
+        self.blas, self.looked = 1, False  # BLAS threads spin: one until a look at the load says more are free
+        self.checked_at = time.monotonic()
 
-    def adapt(self):
-        """The safe-point check: at most every CHECK_EVERY_S, set the count to the free cores."""
-        now = time.monotonic()
-        if now - self.checked_at < CHECK_EVERY_S or threading.current_thread() is not self.owner:
+    def adapt(self, split=False):
+        """The safe-point check: at most every CHECK_EVERY_S, measure the free cores; they become BLAS threads,
+        or with `split` worker threads of one BLAS thread each."""
+        if threading.current_thread() is not self.owner:
             return
-        self.checked_at = now
-        threads = free_cores(self.load.others(), self.cores)
-        if threads != self.threads:
-            self.threads = threads
-            _set_threads(self.libraries, threads)
+        now = time.monotonic()
+        if now - self.checked_at >= CHECK_EVERY_S:
+            self.checked_at, self.looked = now, True
+            self.threads = free_cores(self.load.others(), self.cores)
+        blas = 1 if split or not self.looked else self.threads
+        if blas != self.blas:
+            self.blas = blas
+            _set_threads(self.libraries, blas)
 
 
 @contextlib.contextmanager
@@ -273,11 +284,16 @@ def automatic_threads():
             yield automatic
 
 
-def adapt_threads():
+def adapt_threads(split=False):
     """Call where no matrix product is running in this thread (between training steps, updates, sampler steps):
-    under the automatic policy the BLAS thread count follows the free cores; otherwise nothing happens."""
+    under the automatic policy the free cores become BLAS threads, or, with `split` (a loop whose work is split
+    over worker threads: sampling large batches), workers with one BLAS thread each; otherwise nothing happens.
+
+    Why `split`: after a product on two BLAS threads, OpenBLAS's second thread spins for a while, and took a
+    core from the workers: guided sampling was 1.10x slower than with one BLAS thread (benchmarks/README.md).
+    """
     if _state["automatic"] is not None:
-        _state["automatic"].adapt()
+        _state["automatic"].adapt(split)
 
 
 @contextlib.contextmanager
