@@ -8,10 +8,10 @@ import numpy as np
 try:
     from minipgd.nn.threads import adapt_threads  # the safe-point call of minipgd's long loops
 except ImportError:  # a checkout from before the automatic thread policy
-    def adapt_threads(split=False):
+    def adapt_threads(site, split=False):
         pass
 
-POLICY_SETTLE_S = 1.5  # the automatic thread policy looks at the load at most once a second
+POLICY_SETTLE_S = 3.5  # the automatic thread policy's first look (1 s), then a second on each BLAS count
 
 
 def cpu_name():
@@ -47,7 +47,7 @@ def minipgd_thread_scope():
 
 def settle(step, seconds=POLICY_SETTLE_S):
     """Call `step` (which calls `adapt_threads()` as minipgd's training and sampling loops do) for `seconds`,
-    so that the automatic thread policy has looked at the load, as it has in any run longer than a second."""
+    so that the automatic thread policy has chosen its count, as it has in any run longer than a few seconds."""
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         step()

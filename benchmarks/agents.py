@@ -184,7 +184,7 @@ def minipgd_block(agent, batch, rng, block):
     inside minipgd's thread policy scope)."""
     def run():
         for _ in range(block):
-            adapt_threads()
+            adapt_threads("agents.py")
             agent.update(batch, rng)
 
     return run

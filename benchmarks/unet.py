@@ -166,9 +166,10 @@ class MinipgdBench:
 
     def train_step_fn(self, x, t, target):
         model, opt = self.model, self.opt
+        site = f"{self.name}, train step B={x.shape[0]}"  # each measurement a loop of its own
 
         def step():
-            adapt_threads(split=self.batch_workers > 1)  # as the trainer's and the sampler's loops do
+            adapt_threads(site, split=self.batch_workers > 1)  # as the trainer's and the sampler's loops do
             self._use_threads()
             model.zero_grad()
             y = model.forward(x, t)
@@ -178,8 +179,10 @@ class MinipgdBench:
         return self._settled(step, f"train step B={x.shape[0]}")
 
     def forward_fn(self, x, t):
+        site = f"{self.name}, forward B={x.shape[0]}"
+
         def forward():
-            adapt_threads(split=self.batch_workers > 1)  # the sampler's loop splits its batches
+            adapt_threads(site, split=self.batch_workers > 1)  # the sampler's loop splits its batches
             self._use_threads()
             return self.model.forward(x, t)
 

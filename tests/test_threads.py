@@ -248,72 +248,104 @@ class FakeLibrary:
 
 
 class FakeLoad:
-    def __init__(self, values):
-        self.values = list(values)
+    """Cores other processes use: `value`, changeable mid-test (a callable raising is 'must not be read')."""
+
+    def __init__(self, value):
+        self.value = value
 
     def others(self):
-        return self.values.pop(0)
+        return self.value() if callable(self.value) else self.value
 
 
-def test_the_automatic_policy_follows_the_load(monkeypatch):
-    monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
-    library = FakeLibrary()
-    automatic = AutomaticThreads([library], FakeLoad([0.0, 1.3, None, 0.1]), cores=2)
-    seen = []
-    for _ in range(4):
-        automatic.adapt()
-        seen.append((automatic.threads, library.threads))
-    assert seen == [(2, 2), (1, 1), (1, 1), (2, 2)]
+def _policy(load=0.0, cores=2):
+    """An automatic policy on a fake library, load and clock: (policy, library, clock)."""
+    library, clock = FakeLibrary(), FakeClock()
+    return AutomaticThreads([library], FakeLoad(load), cores=cores, clock=clock), library, clock
 
 
-def test_before_the_first_look_one_blas_thread_and_a_worker_per_core(monkeypatch):
-    monkeypatch.setattr(threads, "CHECK_EVERY_S", 3600.0)
-    library = FakeLibrary()
-    automatic = AutomaticThreads([library], FakeLoad([]), cores=2)
-    automatic.adapt()
+def _run_loop(automatic, library, clock, seconds, step_s, site="loop", split=False):
+    """A loop whose iteration takes step_s[BLAS threads now] seconds of the fake clock, for `seconds`."""
+    end = clock.now + seconds
+    while clock.now < end:
+        automatic.adapt(site, split)
+        clock.now += step_s[library.threads]
+
+
+@pytest.mark.parametrize("step_s, expected", [
+    ({1: 0.02, 2: 0.01}, 2),  # large products: the second BLAS thread pays
+    ({1: 0.01, 2: 0.012}, 1),  # small ones: it costs
+])
+def test_the_faster_blas_count_is_kept(step_s, expected):
+    automatic, library, clock = _policy()
+    _run_loop(automatic, library, clock, 10.0, step_s)
+    assert library.threads == expected and set(automatic.rates) == {1, 2}
+
+
+def test_a_busy_machine_gets_one_blas_thread_and_is_not_tried_with_more():
+    automatic, library, clock = _policy(load=1.3)
+    seen = set()
+    for _ in range(5):
+        _run_loop(automatic, library, clock, 1.0, {1: 0.01, 2: 0.001})
+        seen.add(library.threads)
+    assert seen == {1} and automatic.threads == 1
+
+
+def test_a_neighbour_that_starts_takes_the_second_thread_back_within_a_look():
+    automatic, library, clock = _policy()
+    _run_loop(automatic, library, clock, 6.0, {1: 0.02, 2: 0.01})
+    assert library.threads == 2
+    automatic.load.value = 1.0
+    _run_loop(automatic, library, clock, 1.05, {1: 0.02, 2: 0.01})
+    assert library.threads == 1 and automatic.threads == 1
+
+
+def test_another_loop_is_measured_again():
+    automatic, library, clock = _policy()
+    _run_loop(automatic, library, clock, 6.0, {1: 0.02, 2: 0.01}, site="agent updates")
+    assert library.threads == 2
+    _run_loop(automatic, library, clock, 6.0, {1: 0.01, 2: 0.012}, site="diffusion training")
+    assert library.threads == 1
+
+
+def test_the_choice_is_measured_again_after_retry_looks(monkeypatch):
+    monkeypatch.setattr(threads, "RETRY_LOOKS", 5)
+    automatic, library, clock = _policy()
+    _run_loop(automatic, library, clock, 4.5, {1: 0.02, 2: 0.01})
+    assert library.threads == 2
+    _run_loop(automatic, library, clock, 10.0, {1: 0.01, 2: 0.012})  # the same loop, now faster on one thread
+    assert library.threads == 1
+
+
+def test_before_the_first_look_one_blas_thread_and_a_worker_per_core():
+    automatic, library, clock = _policy(load=lambda: 1 / 0)  # reading the load would fail
+    _run_loop(automatic, library, clock, 0.9, {1: 0.01})
     assert (automatic.threads, automatic.blas, library.threads) == (2, 1, 1)
 
 
-def test_a_split_loop_gives_the_free_cores_to_workers(monkeypatch):
-    monkeypatch.setattr(threads, "CHECK_EVERY_S", 3600.0)  # measured once below, by hand
-    library = FakeLibrary()
-    automatic = AutomaticThreads([library], FakeLoad([0.0]), cores=2)
-    automatic.checked_at -= 3600.0
-    automatic.adapt(split=True)  # sampling: two workers of one BLAS thread
-    assert (automatic.threads, library.threads) == (2, 1)
-    automatic.adapt()  # an agent update right after: two BLAS threads, without waiting for the next look
-    assert (automatic.threads, library.threads) == (2, 2)
+def test_a_split_loop_gives_the_free_cores_to_workers():
+    automatic, library, clock = _policy()
+    _run_loop(automatic, library, clock, 5.0, {1: 0.02, 2: 0.01}, site="sampler", split=True)
+    assert (automatic.threads, library.threads) == (2, 1)  # two workers of one BLAS thread
 
 
-def test_only_the_scopes_own_thread_changes_the_count(monkeypatch):
-    monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
-    library = FakeLibrary()
-    automatic = AutomaticThreads([library], FakeLoad([0.0]), cores=2)
-    worker = threading.Thread(target=automatic.adapt)
+def test_only_the_scopes_own_thread_changes_the_count():
+    automatic, library, clock = _policy(load=lambda: 1 / 0)
+    clock.now = 10.0
+    worker = threading.Thread(target=automatic.adapt, args=("loop",))
     worker.start()
-    worker.join()
-    assert library.threads == 1  # the load was not even read
-    automatic.adapt()
-    assert library.threads == 2
-
-
-def test_the_automatic_policy_looks_at_most_once_a_period(monkeypatch):
-    monkeypatch.setattr(threads, "CHECK_EVERY_S", 3600.0)
-    library = FakeLibrary()
-    automatic = AutomaticThreads([library], FakeLoad([]), cores=2)  # reading the load would fail
-    automatic.adapt()
-    assert library.threads == 1
+    worker.join()  # it returned at once: the load was not read
+    assert library.threads == 1 and automatic.looks == 0
 
 
 @needs_openblas
 def test_an_explicit_count_pauses_the_automatic_policy(monkeypatch):
     monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
     with automatic_threads() as automatic:
-        automatic.load = FakeLoad([0.0, 0.0])
+        automatic.load = FakeLoad(0.0)
         with blas_threads(3):
-            adapt_threads()
-            assert set(counts()) == {3} and automatic.blas == 1 and not automatic.looked
-        adapt_threads()
+            adapt_threads("loop")
+            assert set(counts()) == {3} and automatic.looks == 0
+        adapt_threads("loop")  # a first look: two cores free, two BLAS threads tried first
         assert set(counts()) == {min(2, threads.available_cores())}
 
 
@@ -321,8 +353,8 @@ def test_an_explicit_count_pauses_the_automatic_policy(monkeypatch):
 def test_parallel_regions_run_one_blas_thread_per_worker(monkeypatch):
     monkeypatch.setattr(threads, "CHECK_EVERY_S", 0.0)
     with automatic_threads() as automatic:
-        automatic.load, automatic.cores = FakeLoad([0.0]), 2
-        adapt_threads()  # a quiet machine: two BLAS threads, or two workers of one
+        automatic.load, automatic.cores = FakeLoad(0.0), 2
+        adapt_threads("loop")  # a quiet machine: two BLAS threads tried, or two workers of one
         assert set(counts()) == {2} and threads.parallel_workers() == 2
         inside = threads.side_by_side(counts, counts)
         assert inside == [[1] * len(counts())] * 2 and set(counts()) == {2}

@@ -45,7 +45,7 @@ def guided_heun_sample(
     tau = sigmas[0] * rng.standard_normal(shape)  # l. 3
     for n in range(n_steps):  # l. 4
         eps = s_noise * rng.standard_normal(shape)  # l. 5, for the whole batch
-        adapt_threads(split=True)  # a safe point for the thread policy: the free cores split the batch
+        adapt_threads("sampler", split=True)  # a safe point for the thread policy: the free cores split the batch
         for chunk in chunks:
             tau[chunk] = heun_step(denoise, tau[chunk], eps[chunk], sigmas[n], sigmas[n + 1], gammas[n], lambdas[n],
                                    guidance)

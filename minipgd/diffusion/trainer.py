@@ -92,7 +92,7 @@ def train_diffusion(raw, layout, config=DiffusionTrainConfig(), squash_actions=T
         f"H={unet_cfg.horizon}, {model.num_parameters():,} parameters, {config.steps} steps")
     tic, cpu_tic, losses = time.perf_counter(), time.process_time(), []
     for step in range(start, config.steps):
-        adapt_threads()  # a safe point for the thread policy
+        adapt_threads("diffusion training")  # a safe point for the thread policy
         batch = train[rng.integers(0, len(train), size=config.batch_size)]
         model.zero_grad()
         losses.append(edm_loss(denoiser, batch, rng))

@@ -94,7 +94,7 @@ def _cached_target_policy(work, name, config, log):
                     IQLConfig(max_steps=config.target_updates), state_norm=StateNormalizer.fit(real["observations"]))
         started = time.perf_counter()
         for _ in range(config.target_updates):
-            adapt_threads()  # a safe point for the thread policy
+            adapt_threads("IQL target training")  # a safe point for the thread policy
             agent.update(sample_batch(real, agent.config.batch_size, rng), rng)
         log(f"trained the IQL target policy on {name}: {config.target_updates} updates "
             f"in {time.perf_counter() - started:.0f} s")

@@ -22,16 +22,20 @@ library's training entry points through `@under_thread_policy`):
 * Otherwise (`MINIPGD_THREADS=auto` says the same) the automatic policy: one BLAS
   thread (and a worker thread per core) to start with, then, at the safe points
   of the long loops (a training step, an agent update, a sampler step call
-  `adapt_threads()`), at most once a second, as many BLAS threads as there are
-  cores that other processes leave free (`free_cores`, measured by `nn/load.py`:
-  a core counts as free while others use less than a quarter of it). The
-  sampler's loop, whose batches are split over worker threads, gives the free
-  cores to the workers instead (`split=True`). A neighbour that starts costs at
-  most about a second of contention before minipgd steps back to one thread;
-  where the load cannot be read (not Linux) it stays at one. At minipgd's
-  training sizes the count does not change results: TD3+BC and IQL updates at
-  batch 256 and U-Net training passes at batch 16 are bit-identical with one and
-  two threads (tests/test_threads.py). Other shapes may round differently (a
+  `adapt_threads()`), at most once a second, a look at the cores that other
+  processes leave free (`free_cores`, measured by `nn/load.py`: a core counts as
+  free while others use less than a quarter of it). With free cores to spare,
+  the loop runs a second with as many BLAS threads as free cores and a second
+  with one, counting its iterations, and keeps the faster (measured again every
+  RETRY_LOOKS looks, on another loop, or when the load changes): spinning threads
+  pay for large products and cost small ones. The sampler's loop, whose batches
+  are split over worker threads, gives the free cores to the workers instead
+  (`split=True`). A neighbour that starts costs at most about a second of
+  contention before minipgd steps back to one thread; where the load cannot be
+  read (not Linux) it stays at one. At minipgd's training sizes the count does
+  not change results: TD3+BC and IQL updates at batch 256 and U-Net training
+  passes at batch 16 are bit-identical with one and two threads
+  (tests/test_threads.py). Other shapes may round differently (a
   U-Net pass over 33 trajectories of 5 channels gave weight gradients ~1e-5
   apart), so a run that must repeat bit for bit at other sizes fixes the count
   (`MINIPGD_THREADS=1`), as the test session does.
@@ -80,6 +84,7 @@ POLICY_VARIABLE = "MINIPGD_THREADS"
 USER_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # OpenBLAS reads these at load
 AUTO = "auto"  # the automatic policy (the default)
 CHECK_EVERY_S = 1.0  # the automatic policy looks at the load at most this often
+RETRY_LOOKS = 30  # and measures its choice of BLAS threads again after this many looks
 FREE_BELOW = 0.25  # a core counts as free while other processes use less than this share of it
 _PREFIXES = ("scipy_openblas", "openblas")  # NumPy's and SciPy's wheels; classic builds
 _SUFFIXES = ("64_", "")  # 64-bit-integer (ILP64) builds; 32-bit ones
@@ -250,29 +255,51 @@ def _library_threads(libraries, n):
 
 
 class AutomaticThreads:
-    """The automatic policy inside one scope: who may change the count, the load meter, the count now."""
+    """The automatic policy inside one scope: who may change the count, the load meter, the counts now, and how
+    fast the calling loop ran with each BLAS thread count tried on it (its safe-point calls per second)."""
 
-    def __init__(self, libraries, load=None, cores=None):
+    def __init__(self, libraries, load=None, cores=None, clock=time.monotonic):
         self.owner = threading.current_thread()  # only the thread that opened the scope changes the count
-        self.libraries, self.load = libraries, CoreLoad() if load is None else load
+        self.libraries, self.load, self.clock = libraries, CoreLoad() if load is None else load, clock
         self.cores = available_cores() if cores is None else cores
         self.threads = self.cores  # the free cores, as worker threads: blocking ones cost a busy machine little
-        self.blas, self.looked = 1, False  # BLAS threads spin: one until a look at the load says more are free
-        self.checked_at = time.monotonic()
+        self.blas, self.looks = 1, 0  # BLAS threads spin: one until a look at the load says more are free
+        self.site, self.calls, self.rates = None, -1, {}  # the loop, its calls this interval (-1: not measured)
+        self.checked_at = clock()
 
-    def adapt(self, split=False):
-        """The safe-point check: at most every CHECK_EVERY_S, measure the free cores; they become BLAS threads,
-        or with `split` worker threads of one BLAS thread each."""
+    def adapt(self, site, split=False):
+        """The safe-point call of loop `site` (see `adapt_threads`)."""
         if threading.current_thread() is not self.owner:
             return
-        now = time.monotonic()
+        if site != self.site:  # another loop: the rates measured on the last one say nothing about it
+            self.site, self.calls, self.rates = site, -1, {}
+        elif self.calls >= 0:
+            self.calls += 1
+        now = self.clock()
         if now - self.checked_at >= CHECK_EVERY_S:
-            self.checked_at, self.looked = now, True
-            self.threads = free_cores(self.load.others(), self.cores)
-        blas = 1 if split or not self.looked else self.threads
+            self._look(now)
+        blas = 1 if split else self._choice()
         if blas != self.blas:
             self.blas = blas
             _set_threads(self.libraries, blas)
+
+    def _look(self, now):
+        """The loop's rate over the interval just ended (if its count was being tried), then the free cores."""
+        if self.calls > 0 and self.blas not in self.rates:
+            self.rates[self.blas] = self.calls / (now - self.checked_at)
+        free = free_cores(self.load.others(), self.cores)
+        self.looks += 1
+        if free != self.threads or self.looks % RETRY_LOOKS == 0:
+            self.rates = {}  # the load changed, or it is time to check the choice again: measure again
+        self.threads, self.checked_at, self.calls = free, now, 0
+
+    def _choice(self):
+        """BLAS threads for this interval: one before the first look or without a free core to spare; else a
+        count not yet measured on this loop (the free cores, then one), else the faster of the two."""
+        if self.looks == 0 or self.threads == 1:
+            return 1
+        untried = [n for n in (self.threads, 1) if n not in self.rates]
+        return untried[0] if untried else max(self.rates, key=self.rates.get)
 
 
 @contextlib.contextmanager
@@ -284,16 +311,20 @@ def automatic_threads():
             yield automatic
 
 
-def adapt_threads(split=False):
-    """Call where no matrix product is running in this thread (between training steps, updates, sampler steps):
-    under the automatic policy the free cores become BLAS threads, or, with `split` (a loop whose work is split
-    over worker threads: sampling large batches), workers with one BLAS thread each; otherwise nothing happens.
+def adapt_threads(site, split=False):
+    """Call once per iteration of a long loop, where no matrix product is running in this thread (a training
+    step, an agent update, a sampler step); `site` names the loop. Under the automatic policy the free cores
+    become BLAS threads where that makes the loop faster, or, with `split` (a loop whose work is split over
+    worker threads: sampling large batches), worker threads with one BLAS thread each; otherwise nothing
+    happens.
 
-    Why `split`: after a product on two BLAS threads, OpenBLAS's second thread spins for a while, and took a
-    core from the workers: guided sampling was 1.10x slower than with one BLAS thread (benchmarks/README.md).
+    Why measure: a second BLAS thread made agent updates 1.25-1.55x and a U-Net training step at batch 16
+    1.05-1.4x faster, but tutorial 01's small U-Net (6 channels, batch 64) 1.2x slower (benchmarks/README.md).
+    Why `split`: after a product on two BLAS threads OpenBLAS's second thread spins for a while, taking a
+    core from the workers.
     """
     if _state["automatic"] is not None:
-        _state["automatic"].adapt(split)
+        _state["automatic"].adapt(site, split)
 
 
 @contextlib.contextmanager

@@ -62,7 +62,7 @@ def train_td3_online(make_env, config=OnlineConfig(), on_eval=None, log=print):
         if terminated or truncated:
             obs, _ = env.reset(seed=episode_seed(rng))
         if step > config.start_steps:
-            adapt_threads()  # a safe point for the thread policy
+            adapt_threads("online TD3")  # a safe point for the thread policy
             agent.update(replay.sample(rng, config.td3.batch_size), rng)
         if step % config.eval_every == 0:
             returns = evaluate(eval_env, lambda o: agent.act(o[None])[0], config.eval_episodes, rng)

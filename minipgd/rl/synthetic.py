@@ -191,7 +191,7 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
                     f"{sum(len(d['rewards']) for d in kept)} synthetic transitions in use")
             synthetic = _concatenate(list(kept))
         while step < (epoch + 1) * config.steps_per_epoch:  # l. 6
-            adapt_threads()  # a safe point for the thread policy
+            adapt_threads("agent updates")  # a safe point for the thread policy
             with watch("updates"):
                 agent.update(mixed_batch(synthetic, real, config, rng), rng)  # l. 7–8
             step += 1

@@ -127,7 +127,7 @@ def train_ensemble(transitions, config=EnsembleConfig(), log=print):
     best = heldout_errors(members, x[holdout], y[holdout])
     best_states = [m.state_dict() for m in members]
     for step in range(1, config.steps + 1):
-        adapt_threads()  # a safe point for the thread policy
+        adapt_threads("world model training")  # a safe point for the thread policy
         losses = []
         for member, optimizer in zip(members, optimizers):
             batch = train[rng.integers(0, len(train), size=config.batch_size)]  # each member its own bootstrap
