@@ -167,7 +167,7 @@ def policy_threads(environ=None):
 
 
 def free_cores(others, cores):
-    """BLAS threads for the automatic policy: the cores other processes leave free (>= 1; `others` None: 1)."""
+    """The cores other processes leave free, for the automatic policy (>= 1; `others` None, unknown: 1)."""
     if others is None:
         return 1
     return max(1, min(cores, int(cores - others + FREE_BELOW)))
