@@ -319,7 +319,8 @@ def adapt_threads(site, split=False):
     happens.
 
     Why measure: a second BLAS thread made agent updates 1.25-1.55x and a U-Net training step at batch 16
-    1.05-1.4x faster, but tutorial 01's small U-Net (6 channels, batch 64) 1.2x slower (benchmarks/README.md).
+    1.05-1.4x faster, but tutorial 01's small U-Net (6 channels, batch 64) trained 1.2x slower in a run
+    (benchmarks/README.md): whether it pays depends on the loop, and on the machine.
     Why `split`: after a product on two BLAS threads OpenBLAS's second thread spins for a while, taking a
     core from the workers.
     """
