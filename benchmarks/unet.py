@@ -149,7 +149,8 @@ class MinipgdBench:
         self.model = model
         self.opt = Adam(model, lr=lr)
         self.batch_workers = batch_workers
-        self.name = "minipgd, no batch split" if batch_workers == 1 else f"minipgd, batch split over {batch_workers} workers"
+        split = "no batch split" if batch_workers == 1 else f"batch split over {batch_workers} workers"
+        self.name = f"minipgd, {split}"
 
     def _use_threads(self):
         """Serial, or minipgd's default: large batches split over the worker threads (`batch_workers`)."""

@@ -233,7 +233,8 @@ def blas_threads(n):
     if int(n) < 1:
         raise ValueError(f"the number of threads must be >= 1, got {n}")
     with _scope(), _automatic(None), _environment("OPENBLAS_NUM_THREADS", str(int(n))), \
-            _environment(POLICY_VARIABLE, str(int(n))), _numba_threads(int(n)), _library_threads(openblas_libraries(), n):
+            _environment(POLICY_VARIABLE, str(int(n))), _numba_threads(int(n)), \
+            _library_threads(openblas_libraries(), n):
         yield
 
 
@@ -379,8 +380,6 @@ def parallel_workers():
     if _state["automatic"] is not None:
         return _state["automatic"].threads
     return max(1, available_cores() // blas_thread_count())
-
-
 
 
 def worker_pool(n):
