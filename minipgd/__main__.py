@@ -34,7 +34,7 @@ from .nn import UNetConfig
 from .nn.checkpoint import check_output, check_writable, load_checkpoint
 from .nn.threads import thread_policy
 from .nn.unet import ACTIVATIONS
-from .recipes.behavior import POLICY_DIR, train_behavior
+from .recipes.behavior import ACTOR_HIDDEN, POLICY_DIR, train_behavior
 from .recipes.collect import TRANSITIONS, collect_dataset
 from .rl.online import OnlineConfig
 from .rl.synthetic import AUTO, GENERATIONS, SOURCES, Algorithm2Config, check_guidance_scale
@@ -57,7 +57,7 @@ def _train_behavior(args):
     args.interrupted = lambda: (f"interrupted: train-behavior does not resume; rerun `{args.command_line}` "
                                 f"(with --force if it already wrote policies to {args.out})")
     train_behavior(args.env, args.steps, args.medium_return, args.seed, args.out, force=args.force, log=log,
-                   command=args.command_line)
+                   command=args.command_line, start_steps=args.start_steps, actor_hidden=args.actor_hidden)
 
 
 def _collect(args):
@@ -321,6 +321,17 @@ def _int_at_least(minimum):
     return parse
 
 
+def _widths(text):
+    """An argparse type: hidden-layer widths such as "256,256"."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 256,256, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be >= 1, got {text!r}")
+    return widths
+
+
 def build_parser():
     parser = _Parser(prog="python -m minipgd", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -336,6 +347,10 @@ def build_parser():
     behavior.add_argument("--medium-return", type=float, required=True,
                           help="save the 'medium' policy at the first evaluation reaching this return")
     behavior.add_argument("--seed", type=_int_at_least(0), default=_default(OnlineConfig, "seed"), help="random seed")
+    behavior.add_argument("--start-steps", **_setting(OnlineConfig, "start_steps"),
+                          help="uniform random actions before the actor acts")
+    behavior.add_argument("--actor-hidden", type=_widths, default=",".join(map(str, ACTOR_HIDDEN)), metavar="W,W",
+                          help="the actor's hidden widths, comma-separated (default: %(default)s)")
     behavior.add_argument("--out", default=str(POLICY_DIR), help="output folder")
     behavior.add_argument("--force", action="store_true", help="overwrite existing policy files")
 

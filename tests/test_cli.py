@@ -141,6 +141,9 @@ def test_train_agent_always_scores_the_last_step(files, capsys):
     (["train-diffusion", "x.npz", "--out", "m.npz", "--horizon", "2"], "--horizon"),
     (["collect", "maze2d-umaze", "--transitions", "0"], "--transitions"),
     (["train-behavior", "--env", "hopper", "--medium-return", "1", "--steps", "0"], "--steps"),
+    (["train-behavior", "--env", "hopper", "--medium-return", "1", "--actor-hidden", "256,x"], "--actor-hidden"),
+    (["train-behavior", "--env", "hopper", "--medium-return", "1", "--actor-hidden", "0"], "--actor-hidden"),
+    (["train-behavior", "--env", "hopper", "--medium-return", "1", "--start-steps", "-1"], "--start-steps"),
     (["experiment", "table2", "--jobs", "0"], "--jobs"),
 ])
 def test_a_bad_argument_is_one_line_naming_its_flag_before_any_work(argv, flag, capsys):

@@ -63,8 +63,9 @@ def test_train_behavior_then_collect_every_policy_recipe(tmp_path):
     """A tiny run: the files train-behavior writes are what collect reads."""
     lines = []
     train_behavior("hopper", total_steps=120, medium_return=-1e9, seed=0, out_dir=tmp_path, log=lines.append,
-                   start_steps=40, eval_every=40)
+                   start_steps=40, eval_every=40, actor_hidden=(16, 8))
     assert {p.name for p in tmp_path.iterdir()} == {"hopper-medium.npz", "hopper-medium-replay.npz", "hopper-expert.npz"}
+    assert load_checkpoint(tmp_path / "hopper-expert.npz")[1]["hidden"] == [16, 8]
     medium = collect_dataset("hopper-medium", 60, seed=0, policy_dir=tmp_path, log=lines.append)
     replay = collect_dataset("hopper-medium-replay", 10_000, seed=0, policy_dir=tmp_path, log=lines.append)
     expert = collect_dataset("hopper-expert", 60, seed=0, policy_dir=tmp_path, log=lines.append)

@@ -13,8 +13,8 @@
   (TD3's evaluations swing: on Hopper between 965 and 3145 over the last 100,000
   steps of a 300,000-step run, which ended at 1163, below its medium policy).
 
-The actor is a 64-64 MLP (the critics are 256-256), so each file is a few
-hundred kilobytes at most; they are committed in `minipgd/recipes/policies/` and
+The actor is a 64-64 MLP by default (`actor_hidden`; the critics are 256-256), so
+each file is a few hundred kilobytes at most; they are committed in `minipgd/recipes/policies/` and
 collecting a dataset from them takes seconds instead of a training run.
 """
 from pathlib import Path
@@ -39,14 +39,14 @@ def _save_snapshots(path, snapshots, agent, config, meta):
 
 
 def train_behavior(env_name, total_steps, medium_return, seed, out_dir, force=False, log=print, command="",
-                   start_steps=OnlineConfig.start_steps, eval_every=OnlineConfig.eval_every):
+                   start_steps=OnlineConfig.start_steps, eval_every=OnlineConfig.eval_every, actor_hidden=ACTOR_HIDDEN):
     """Online TD3 on `env_name` ("halfcheetah", "hopper", "walker2d"); see the module docstring."""
     spec = parse_dataset_name(f"{env_name}-medium")
     paths = {kind: Path(out_dir) / f"{env_name}-{kind}.npz" for kind in ("medium", "medium-replay", "expert")}
     for path in paths.values():
         check_output(path, force, what="behavior policy")
     config = OnlineConfig(total_steps=total_steps, start_steps=start_steps, eval_every=eval_every, seed=seed,
-                          td3=TD3Config(actor_hidden=ACTOR_HIDDEN))
+                          td3=TD3Config(actor_hidden=tuple(actor_hidden)))
     provenance = {"command": command, "seed": seed, "env_id": spec.env_id}
     snapshots, saved = {}, {}
 
