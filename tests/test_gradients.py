@@ -62,6 +62,15 @@ def test_activations(rng, backend, activation):
     assert_gradients_match(activation(), [x], rng)
 
 
+def test_relu_in_place_is_relu_on_its_own_input(rng):
+    """The MLPs' ReLU(inplace=True) (its gradient is checked through the MLPs, tests/test_td3.py)."""
+    x, dy = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    plain, in_place = ReLU(), ReLU(inplace=True)
+    expected, given = plain.forward(x), x.copy()
+    assert in_place.forward(given) is given and np.array_equal(given, expected)
+    assert np.array_equal(in_place.backward(dy), plain.backward(dy))
+
+
 def test_mish_far_tails(rng, backend):
     assert_gradients_match(Mish(), [np.array([[-60.0, -25.0, 19.0, 21.0, 40.0]])], rng)
 

@@ -19,8 +19,8 @@ class MLP(Module):
         self.layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             self.layers.append(Linear(n_in, n_out, rng, dtype))
-            if i < len(sizes) - 2:
-                self.layers.append(activation())
+            if i < len(sizes) - 2:  # a Linear's output is kept by nothing but its activation: ReLU in place
+                self.layers.append(ReLU(inplace=True) if activation is ReLU else activation())
         if squash:
             self.layers.append(Tanh())
 
