@@ -42,10 +42,11 @@ from .rl.synthetic import AUTO, GENERATIONS, SOURCES, Algorithm2Config, check_gu
 EXPERIMENT_FILES = {  # what each experiment writes: (the option naming the folder, file name)
     "section53": (("figures", "fig5_likelihood.png"), ("figures", "fig6_dynamics_error.png"),
                   ("figures", "sec53_error_vs_likelihood.png"), ("results", "section53.md")),
-    "table2": (("results", "table2.md"),),
+    "table2": (("figures", "table2_curves.png"), ("results", "table2.md")),  # other presets: NAME-PRESET.*
     "fidelity": (("figures", "fidelity_frontier.png"), ("results", "diffusion_fidelity.md")),
 }
-UNIT_EXPERIMENTS = ("fidelity", "section53")  # made of units, one result file each in RESULTS/NAME/
+UNIT_EXPERIMENTS = ("fidelity", "section53", "table2")  # made of units, one result file each in RESULTS/NAME/
+TABLE2_DEFAULT_PRESET = "miniature"
 
 
 def log(line):
@@ -171,7 +172,10 @@ def _resume_hint(checkpoint, total, every, command):
 
 
 def _unit_config(args):
-    """The configuration of an experiment made of units (fidelity, section53): its smoke size with --smoke."""
+    """The configuration of an experiment made of units: its smoke size with --smoke (table2: its --preset)."""
+    if args.name == "table2":
+        from .experiments.table2 import PRESETS
+        return PRESETS["smoke" if args.smoke else args.preset]
     if args.name == "fidelity":
         from .experiments.fidelity import FidelityConfig as Config
     else:
@@ -179,23 +183,40 @@ def _unit_config(args):
     return Config.smoke() if args.smoke else Config()
 
 
+def _results_dir(args):
+    """RESULTS/NAME, and for table2 RESULTS/table2/PRESET."""
+    folder = Path(args.results) / args.name
+    return folder / _preset(args) if args.name == "table2" else folder
+
+
+def _preset(args):
+    return "smoke" if args.smoke else args.preset
+
+
+def _outputs(args):
+    """The figures and results files the experiment writes (table2's other presets: NAME-PRESET.*)."""
+    outputs = [Path(getattr(args, folder)) / name for folder, name in EXPERIMENT_FILES[args.name]]
+    if args.name == "table2" and _preset(args) != TABLE2_DEFAULT_PRESET:
+        outputs = [path.with_name(path.name.replace("table2", f"table2-{_preset(args)}")) for path in outputs]
+    return outputs
+
+
 def _unit_results(args, work, run):
     """The experiment's unit results: from the files alone with --report-only, else after `run`ning the missing."""
-    config, results_dir = _unit_config(args), Path(args.results) / args.name
+    config, results_dir = _unit_config(args), _results_dir(args)
     if args.report_only:
         return config, results_dir, load_results(results_dir, config.unit_names())
     return config, results_dir, run(work, results_dir, config, only=args.unit, jobs=args.jobs, log=log)
 
 
 def _experiment(args):
-    if args.name not in UNIT_EXPERIMENTS and (args.unit or args.list_units or args.report_only):
-        raise ValueError("--unit, --list-units and --report-only are options of `experiment fidelity` and "
-                         "`experiment section53`")
+    if args.name != "table2" and args.preset != TABLE2_DEFAULT_PRESET:
+        raise ValueError("--preset is an option of `experiment table2`")
     if args.list_units:
         print("\n".join(_unit_config(args).unit_names()))
         return
-    work = args.work_dir or f"runs/{args.name}"
-    outputs = [Path(getattr(args, folder)) / name for folder, name in EXPERIMENT_FILES[args.name]]
+    work = args.work_dir or (f"runs/table2-{_preset(args)}" if args.name == "table2" else f"runs/{args.name}")
+    outputs = _outputs(args)
     for path in outputs:
         check_output(path, args.force, what="figure" if path.suffix == ".png" else "results file")
     check_writable(Path(work) / "config.json")
@@ -234,26 +255,19 @@ def _fidelity(args, work, frontier_png, table_md):
     print(f"wrote {frontier_png} and {table_md}")
 
 
-def _table2(args, work, table_md):
-    from .experiments.table2 import Table2Config, diffusion_fidelity, run_table2
-    from .experiments.table2_report import fidelity_markdown, paper_table2_markdown, table2_markdown
+def _table2(args, work, curves_png, table_md):
+    from .experiments.table2 import run_table2
+    from .experiments.table2_report import table2_report, plot_learning_curves
 
-    config = Table2Config.smoke() if args.smoke else Table2Config()
     started = time.perf_counter()
-    results = run_table2(work, config, jobs=args.jobs, log=log)
-    seconds = sum(r["seconds"] for r in results)
-    text = (f"# Table 2 in miniature\n\nProduced by `{args.command_line}`; this invocation took "
-            f"{(time.perf_counter() - started) / 60:.1f} min of wall-clock time, the {len(results)} agent runs "
-            f"{seconds / 60:.1f} min of compute in all (diffusion models not included). Final D4RL normalized "
-            f"score, mean ± standard error over seeds; **bold**: significantly better (Welch's t-test, p < 0.05) "
-            f"than every non-bold cell of the same agent and row, as the paper shades.\n\n"
-            + table2_markdown(results, config) + "\nThe paper's Table 2 for the same datasets:\n\n"
-            + paper_table2_markdown(config.datasets)
-            + "\nHow faithful the synthetic data is: real trajectories have 0 by construction (Sec. 5.3's metric):\n\n"
-            + fidelity_markdown(diffusion_fidelity(work, config))
-            + f"\nConfiguration:\n\n```json\n{json.dumps(asdict(config), indent=1)}\n```\n")
+    config, results_dir, results = _unit_results(args, work, run_table2)
+    curves_png.parent.mkdir(parents=True, exist_ok=True)
+    plot_learning_curves(results, config, curves_png)
+    text = table2_report(results, config, _preset(args), args.command_line, results_dir.as_posix(),
+                         (time.perf_counter() - started) / 60)
     write_report(table_md, text)
     print(text)
+    print(f"wrote {curves_png} and {table_md}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -444,13 +458,14 @@ def build_parser():
     experiment.add_argument("--results", default="results", help="where the markdown table goes")
     experiment.add_argument("--smoke", action="store_true", help="a smoke run of the whole pipeline in seconds")
     experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="units run at once")
+    experiment.add_argument("--preset", default=TABLE2_DEFAULT_PRESET, choices=["miniature", "paper-scale"],
+                            help="table2: the sweep's sizes (results in RESULTS/table2/PRESET/)")
     experiment.add_argument("--unit", action="append",
-                            help="fidelity, section53: run only this unit (repeatable; default: every unit without a "
-                                 "result file in RESULTS/NAME/; --list-units names them)")
-    experiment.add_argument("--list-units", action="store_true",
-                            help="fidelity, section53: print the units and stop")
+                            help="run only this unit (repeatable; default: every unit without a result file in "
+                                 "RESULTS/NAME/; --list-units names them)")
+    experiment.add_argument("--list-units", action="store_true", help="print the units and stop")
     experiment.add_argument("--report-only", action="store_true",
-                            help="fidelity, section53: make the table and figures from the result files, run nothing")
+                            help="make the table and figures from the result files, run nothing")
     experiment.add_argument("--force", action="store_true", help="overwrite existing figures and results files")
     return parser
 

@@ -1,4 +1,4 @@
-"""The Table 2 runner: the smoke sweep end to end, resuming, parallel jobs, and the table's statistics."""
+"""The Table 2 runner: the smoke sweep end to end, units, resuming, parallel jobs, and the table's statistics."""
 import json
 import os
 
@@ -6,53 +6,85 @@ import numpy as np
 import pytest
 
 from minipgd.__main__ import main
-from minipgd.experiments.table2 import Table2Config, run_path, run_table2, units
+from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, run_table2
 from minipgd.experiments.table2_report import significantly_best, table2_markdown
+from minipgd.experiments.units import result_path
 
 
 @pytest.fixture(scope="module")
 def smoke_sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("table2")
-    argv = ["experiment", "table2", "--smoke", "--work-dir", str(root / "work"), "--results", str(root / "res")]
+    argv = ["experiment", "table2", "--smoke", "--work-dir", str(root / "work"), "--results", str(root / "res"),
+            "--figures", str(root / "fig")]
     main(argv)
     return root, argv
 
 
-def test_smoke_sweep_writes_every_run_and_the_table(smoke_sweep):
+def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
     root, _ = smoke_sweep
-    config = Table2Config.smoke()
-    for kind, args in units(config):
-        if kind == "agent":
-            result = json.loads(open(run_path(root / "work", *args)).read())
-            assert np.isfinite(result["final_score"]) and len(result["history"]) == 2
-            parts = result["seconds_by_part"]  # where the run's time went
-            assert parts["generation"] + parts["updates"] + parts["evaluation"] <= parts["total"] <= result["seconds"]
-            assert not os.path.exists(run_path(root / "work", *args) + ".run.npz")  # run state cleaned up
-    table = (root / "res" / "table2.md").read_text()
-    assert "python -m minipgd experiment table2 --smoke" in table
+    config, results = Table2Config.smoke(), root / "res" / "table2" / "smoke"
+    assert config.unit_names()[0] == "model-maze2d-umaze-seed0" and len(config.unit_names()) == 1 + 2 * 4
+    for unit in config.unit_names():
+        result = json.loads(open(result_path(results, unit)).read())
+        assert result["unit"] == unit and result["versions"]["numpy"] and result["data"]["recipe"]
+        if result["kind"] == "model":
+            assert np.isfinite(result["dynamics_mse"]) and result["training"]["cpu"] > 0
+            continue
+        assert np.isfinite(result["final_score"]) and len(result["history"]) == 2  # the learning curve
+        parts = result["seconds_by_part"]  # where the run's time went
+        assert parts["generation"] + parts["updates"] + parts["evaluation"] <= parts["total"] <= result["seconds"]
+        assert len(result["guidance_scales"]) == (1 if result["source"] in ("guided", "auto") else 0)
+        if result["source"] == "auto":  # the λ of its one guided generation (the first is unguided)
+            assert result["algorithm2"]["guidance_scale"] == "auto" and result["guidance_scales"][0] >= 0
+    assert not list((root / "work" / "runs").iterdir())  # the run states are removed once the results are written
+    table = (root / "res" / "table2-smoke.md").read_text()
+    assert "python -m minipgd experiment table2 --smoke" in table and "9 of 9 unit results" in table
     assert "| maze2d-umaze |" in table and "76.2 ± 17.4" in table  # ours, then the paper's row
-    assert "relative to the mean state variance" in table
+    assert "relative to the mean state variance" in table and "λ automatic guidance chose" in table
+    assert (root / "fig" / "table2-smoke_curves.png").stat().st_size > 0
 
 
 def test_rerun_redoes_nothing_and_an_interrupted_sweep_redoes_only_what_is_missing(smoke_sweep):
     root, _ = smoke_sweep
-    config, lines = Table2Config.smoke(), []
-    run_table2(root / "work", config, log=lines.append)
-    assert lines == ["7 of 7 units already done; running 0 with 1 job(s)"]
-    lost = run_path(root / "work", "maze2d-umaze", "iql", "guided", 0)
+    config, results, lines = Table2Config.smoke(), root / "res" / "table2" / "smoke", []
+    run_table2(root / "work", results, config, log=lines.append)
+    assert lines == [f"9 of 9 units have results in {results}; running 0"]
+    lost = result_path(results, "iql-guided-maze2d-umaze-seed0")
     before = json.loads(open(lost).read())
     os.remove(lost)
+    os.remove(model_path(root / "work", "maze2d-umaze", 0))  # as on another machine: the model is not there
     lines.clear()
-    run_table2(root / "work", config, jobs=2, log=lines.append)  # in worker processes, each under the thread policy
-    assert lines[0] == "6 of 7 units already done; running 1 with 2 job(s)"
+    run_table2(root / "work", results, config, jobs=2, log=lines.append)  # worker processes, each under the policy
+    assert lines[0] == f"8 of 9 units have results in {results}; running 1"
+    assert lines[1].startswith("trained the model of maze2d-umaze seed 0")  # retrained: the unit needs it
     after = json.loads(open(lost).read())
     assert after["history"] == before["history"]  # same seed, same run, also in another process
+
+
+def test_one_unit_runs_by_name_and_the_report_comes_from_the_files_alone(smoke_sweep, capsys):
+    root, argv = smoke_sweep
+    with pytest.raises(ValueError, match="no unit 'td3bc-guided-maze2d-large-seed0'"):
+        run_table2(root / "work", root / "res" / "table2" / "smoke", Table2Config.smoke(),
+                   only=["td3bc-guided-maze2d-large-seed0"])
+    main(argv + ["--list-units"])
+    assert capsys.readouterr().out.split() == Table2Config.smoke().unit_names()
+    main(argv + ["--report-only", "--force", "--work-dir", str(root / "empty")])
+    assert not (root / "empty").exists()  # nothing ran
+    assert "9 of 9 unit results" in (root / "res" / "table2-smoke.md").read_text()
+
+
+def test_unit_names_parse_back():
+    config = PRESETS["paper-scale"]
+    assert len(config.unit_names()) == 5 * 4 + 5 * 4 * 2 * 4
+    assert parse_unit("model-hopper-medium-replay-seed3") == ("model", ("hopper-medium-replay", 3))
+    assert parse_unit("td3bc-auto-hopper-medium-replay-seed2") == ("agent", ("td3bc", "auto", "hopper-medium-replay", 2))
+    assert config.agent_config("auto").guidance_scale == "auto" and config.agent_config("auto").source == "guided"
 
 
 def test_a_work_folder_refuses_a_sweep_with_other_settings(smoke_sweep):
     root, _ = smoke_sweep
     with pytest.raises(ValueError, match="other settings"):
-        run_table2(root / "work", Table2Config(datasets=("maze2d-umaze",), seeds=(0,)))
+        run_table2(root / "work", root / "other", Table2Config(datasets=("maze2d-umaze",), seeds=(0,)))
 
 
 def test_significance_marks_only_a_clearly_better_group():
@@ -73,3 +105,8 @@ def test_table_has_block_totals_over_per_seed_means():
     table = table2_markdown(results, config)
     # real: seeds 0/1 give umaze 1/2 and medium 11/12 -> totals 6, 7 -> 6.5 ± 0.5
     assert "| *Maze2d total* | 6.5 ± 0.5 | 7.5 ± 0.5 | 8.5 ± 0.5 |" in table
+
+
+def test_preset_is_refused_for_other_experiments(capsys):
+    with pytest.raises(SystemExit, match="--preset is an option of `experiment table2`"):
+        main(["experiment", "section53", "--preset", "paper-scale", "--list-units"])

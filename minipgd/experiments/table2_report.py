@@ -1,20 +1,34 @@
-"""The Table 2 markdown: mean ± standard error over seeds, block totals, significance as the paper shades it."""
+"""The Table 2 report: the table (mean ± standard error over seeds, block totals, significance as the paper
+shades it), the paper's values beside it, the models' fidelity, the λ automatic guidance chose, and the
+learning curves (drawn on a `matplotlib.figure.Figure`: no global matplotlib state changes)."""
+import json
+from dataclasses import asdict
+
 import numpy as np
+from matplotlib.figure import Figure
 
-from ..analysis.stats import format_mean_se, welch_p_value
+from ..analysis.stats import format_mean_se, mean_se, welch_p_value
 
-BLOCKS = (("Maze2d", "maze2d-"), ("MuJoCo", "halfcheetah-"))
-SOURCE_NAMES = {"real": "Dataset", "unguided": "Unguided", "guided": "Guided"}
+BLOCKS = (("Maze2d", ("maze2d-",)), ("MuJoCo", ("halfcheetah-", "walker2d-", "hopper-")))
+SOURCE_NAMES = {"real": "Dataset", "unguided": "Unguided", "guided": "Guided", "auto": "Guided (auto λ)"}
 AGENT_NAMES = {"iql": "IQL", "td3bc": "TD3+BC"}
 
-# The paper's Table 2 (periodic generation, D4RL datasets, 4 seeds) for the datasets we run:
+# The paper's Table 2 (periodic generation, D4RL datasets, 4 seeds; "mixed" is medium-replay):
 # IQL dataset / unguided / guided, then TD3+BC dataset / unguided / guided.
 PAPER_TABLE2 = {
-    "maze2d-umaze": ("42.6 ± 0.4", "42.9 ± 1.8", "43.8 ± 3.5", "50.0 ± 2.4", "33.8 ± 3.0", "76.2 ± 17.4"),
-    "maze2d-medium": ("38.5 ± 1.9", "33.4 ± 3.2", "60.0 ± 13.9", "32.1 ± 6.8", "24.0 ± 4.0", "89.6 ± 19.9"),
+    "halfcheetah-random": ("9.1 ± 2.2", "2.6 ± 0.1", "6.5 ± 1.7", "11.2 ± 0.8", "11.0 ± 0.4", "21.1 ± 0.9"),
+    "walker2d-random": ("4.3 ± 0.5", "2.7 ± 0.7", "5.3 ± 0.3", "0.5 ± 0.3", "1.1 ± 1.2", "-0.3 ± 0.1"),
+    "hopper-random": ("7.4 ± 0.4", "5.2 ± 0.9", "4.9 ± 1.0", "7.4 ± 0.6", "4.2 ± 1.4", "5.5 ± 2.1"),
     "halfcheetah-medium-replay": ("44.2 ± 0.2", "43.6 ± 0.2", "43.6 ± 0.2",
                                   "44.7 ± 0.1", "43.1 ± 0.2", "46.1 ± 0.3"),
+    "walker2d-medium-replay": ("81.3 ± 2.0", "85.2 ± 0.3", "84.9 ± 1.4", "82.7 ± 1.3", "70.7 ± 10.1", "84.0 ± 1.0"),
+    "hopper-medium-replay": ("82.9 ± 3.5", "97.4 ± 2.7", "100.5 ± 0.5", "58.6 ± 11.2", "52.1 ± 1.8", "91.9 ± 4.3"),
     "halfcheetah-medium": ("48.4 ± 0.1", "45.4 ± 0.1", "45.1 ± 0.1", "48.6 ± 0.1", "45.3 ± 0.2", "47.6 ± 0.3"),
+    "walker2d-medium": ("81.7 ± 1.4", "82.1 ± 0.9", "77.8 ± 3.6", "84.8 ± 0.1", "85.2 ± 0.2", "86.3 ± 0.3"),
+    "hopper-medium": ("63.6 ± 0.8", "59.7 ± 2.0", "62.8 ± 1.2", "62.4 ± 0.9", "57.4 ± 0.4", "63.1 ± 0.6"),
+    "maze2d-umaze": ("42.6 ± 0.4", "42.9 ± 1.8", "43.8 ± 3.5", "50.0 ± 2.4", "33.8 ± 3.0", "76.2 ± 17.4"),
+    "maze2d-medium": ("38.5 ± 1.9", "33.4 ± 3.2", "60.0 ± 13.9", "32.1 ± 6.8", "24.0 ± 4.0", "89.6 ± 19.9"),
+    "maze2d-large": ("50.9 ± 5.8", "23.4 ± 8.0", "45.3 ± 14.8", "137.2 ± 20.2", "93.3 ± 31.0", "131.1 ± 37.5"),
 }
 
 
@@ -33,10 +47,16 @@ def significantly_best(samples):
     return set()
 
 
+def agent_results(results):
+    """The agent runs among unit results ({unit: result}, or a list of results)."""
+    values = results.values() if isinstance(results, dict) else results
+    return [r for r in values if r.get("kind", "agent") == "agent"]
+
+
 def _scores(results):
     """{(dataset, agent, source): {seed: final score}}."""
     out = {}
-    for r in results:
+    for r in agent_results(results):
         out.setdefault((r["dataset"], r["agent"], r["source"]), {})[r["seed"]] = r["final_score"]
     return out
 
@@ -64,8 +84,8 @@ def table2_markdown(results, config):
     scores, seeds = _scores(results), list(config.seeds)
     header = " | ".join(f"{AGENT_NAMES[a]} {SOURCE_NAMES[s]}" for a in config.agents for s in config.sources)
     lines = [f"| | {header} |", "|---|" + "---:|" * (len(config.agents) * len(config.sources))]
-    for block, prefix in BLOCKS:
-        datasets = [name for name in config.datasets if name.startswith(prefix)]
+    for block, prefixes in BLOCKS:
+        datasets = [name for name in config.datasets if name.startswith(prefixes)]
         if not datasets:
             continue
         for name in datasets:
@@ -87,9 +107,83 @@ def paper_table2_markdown(datasets):
     return "\n".join(lines) + "\n"
 
 
-def fidelity_markdown(fidelity):
-    """The diffusion models' dynamics error per dataset (see `table2.diffusion_fidelity`)."""
-    lines = ["| dataset | dynamics MSE of unguided samples (steps 1–15) | relative to the mean state variance |",
-             "|---|---:|---:|"]
-    lines += [f"| {name} | {mse:.4f} | {relative:.3f} |" for name, (mse, relative) in fidelity.items()]
+def fidelity_markdown(results, config):
+    """The diffusion models' dynamics error per dataset (the model units'), mean ± s.e. over seeds."""
+    models = [r for r in (results.values() if isinstance(results, dict) else results) if r.get("kind") == "model"]
+    lines = ["| dataset | models | dynamics MSE of unguided samples (steps 1–15) | relative to the mean state "
+             "variance | training CPU-minutes |", "|---|---:|---:|---:|---:|"]
+    for name in config.datasets:
+        mine = [r for r in models if r["dataset"] == name]
+        if mine:
+            cpu = [r["training"]["cpu"] / 60 for r in mine if r.get("training")]
+            lines.append(f"| {name} | {len(mine)} | {format_mean_se([r['dynamics_mse'] for r in mine], 4)} | "
+                         f"{format_mean_se([r['dynamics_mse_relative'] for r in mine], 3)} | "
+                         f"{format_mean_se(cpu, 1) if cpu else '—'} |")
     return "\n".join(lines) + "\n"
+
+
+def auto_scale_markdown(results, config):
+    """The λ automatic guidance chose, per dataset and agent: mean over generations and seeds, and range."""
+    runs = [r for r in agent_results(results) if r["source"] == "auto" and r.get("guidance_scales")]
+    lines = ["| dataset | agent | runs | mean λ chosen | smallest | largest |", "|---|---|---:|---:|---:|---:|"]
+    for name in config.datasets:
+        for agent in config.agents:
+            scales = [s for r in runs if r["dataset"] == name and r["agent"] == agent for s in r["guidance_scales"]]
+            if scales:
+                count = sum(r["dataset"] == name and r["agent"] == agent for r in runs)
+                lines.append(f"| {name} | {AGENT_NAMES[agent]} | {count} | {np.mean(scales):.3g} | "
+                             f"{min(scales):.3g} | {max(scales):.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+COLORS = {"real": "black", "unguided": "tab:gray", "guided": "tab:blue", "auto": "tab:orange"}
+
+
+def plot_learning_curves(results, config, path):
+    """Normalized score against agent updates: one panel per dataset (columns) and agent (rows), one line per
+    source, mean ± standard error over the seeds found."""
+    runs = agent_results(results)
+    fig = Figure(figsize=(3.2 * len(config.datasets), 2.6 * len(config.agents)))
+    axes = fig.subplots(len(config.agents), len(config.datasets), squeeze=False)
+    for row, agent in enumerate(config.agents):
+        for col, name in enumerate(config.datasets):
+            ax = axes[row, col]
+            for source in config.sources:
+                curves = [r["history"] for r in runs if (r["dataset"], r["agent"], r["source"]) == (name, agent, source)]
+                if curves and len({len(c) for c in curves}) == 1:
+                    steps = np.array([step for step, _ in curves[0]])
+                    mean, se = mean_se(np.array([[score for _, score in c] for c in curves]))
+                    se = np.nan_to_num(se)  # one seed: no band
+                    ax.plot(steps, mean, color=COLORS[source], label=f"{SOURCE_NAMES[source]} ({len(curves)})")
+                    ax.fill_between(steps, mean - se, mean + se, color=COLORS[source], alpha=0.2)
+            ax.set_title(f"{AGENT_NAMES[agent]}, {name}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            if row == len(config.agents) - 1:
+                ax.set_xlabel("agent updates", fontsize=8)
+            if col == 0:
+                ax.set_ylabel("normalized score", fontsize=8)
+            if ax.lines:
+                ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def table2_report(results, config, preset, command, results_dir, minutes):
+    """The whole markdown report of a preset from its unit results ({unit: result})."""
+    runs = agent_results(results)
+    models = [r for r in results.values() if r.get("kind") == "model"]
+    compute = sum(r["seconds"] for r in runs + models) / 3600
+    expected = len(config.runs()) + len(config.models())
+    return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
+            f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
+            f"{compute:.1f} hours of compute in all, as each recorded it (a resumed unit: its last invocation). "
+            f"Final D4RL normalized score, mean ± standard error over seeds; **bold**: significantly better "
+            f"(Welch's t-test, p < 0.05) than every non-bold cell of the same agent and row, as the paper shades; "
+            f"— : no result yet.\n\n"
+            + table2_markdown(runs, config) + "\nThe paper's Table 2 for the same datasets:\n\n"
+            + paper_table2_markdown(config.datasets)
+            + "\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
+              "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
+            + ("\nThe λ automatic guidance chose (every guided generation; the first generation is unguided):\n\n"
+               + auto_scale_markdown(results, config) if "auto" in config.sources else "")
+            + f"\nConfiguration:\n\n```json\n{json.dumps(asdict(config), indent=1)}\n```\n")
