@@ -95,7 +95,7 @@ def test_the_expert_is_the_best_evaluations_actor(tmp_path, monkeypatch, rng):
     assert not (tmp_path / "hopper-medium.npz").exists()  # no evaluation reached the medium return
 
 
-@pytest.mark.parametrize("name", ["hopper-medium", "hopper-medium-replay"])
+@pytest.mark.parametrize("name", ["hopper-medium", "hopper-medium-replay", "hopper-expert"])
 def test_hopper_data_replays_in_mujoco(name):
     """Every transition of the committed Hopper policies' data is MuJoCo's own step, where the observation can say
     the state: Hopper clips qvel to ±10 in the observation, and from a clipped one the true velocity is lost."""
