@@ -145,6 +145,11 @@ def run_state_path(work, unit):
     return os.path.join(work, "runs", f"{unit}.run.npz")
 
 
+def unit_log(unit):
+    """Progress lines of a long unit, flushed at once and prefixed with the unit (several run at once)."""
+    return lambda line: print(f"[{unit}] {line.strip()}", flush=True)
+
+
 def cached_model(work, config, name, seed, log=silent):
     """The diffusion model of `name` and `seed`, trained first (resumably) if its file is not in `work`."""
     os.makedirs(os.path.join(work, "models"), exist_ok=True)
@@ -180,7 +185,7 @@ def agent_result(work, config, unit, agent, source, name, seed):
     os.makedirs(os.path.dirname(state), exist_ok=True)
     timings, scales = {}, []
     algorithm2 = config.agent_config(source)
-    _, history = run_offline_agent(dataset, agent, algorithm2, seed, model, checkpoint=state, log=silent,
+    _, history = run_offline_agent(dataset, agent, algorithm2, seed, model, checkpoint=state, log=unit_log(unit),
                                    timings=timings, scales=scales)
     result = {"kind": "agent", "dataset": name, "agent": agent, "source": source, "seed": seed,
               "final_score": history[-1][1], "history": history,
@@ -216,7 +221,7 @@ def run_unit(work, results_dir, config, unit):
 def _train_model(work, config, name, seed):
     """Phase 1 (a worker process): a model some pending unit needs; -> (description, seconds)."""
     started = time.perf_counter()
-    cached_model(work, config, name, seed)
+    cached_model(work, config, name, seed, log=unit_log(model_unit(name, seed)))
     return f"trained the model of {name} seed {seed}", time.perf_counter() - started
 
 
