@@ -1,6 +1,7 @@
 """Where the U-Net's time goes: seconds per kind of operation, measured, not guessed.
 
     python benchmarks/unet_profile.py [--features 32]
+    python benchmarks/unet_profile.py --cpu-default   # F = 128, residual Mish blocks (UNetConfig.cpu_default)
 
 Every leaf layer's forward/backward (and, inside the convolution, the index
 shuffling around the matrix products: the forward pass's shifted sum of the
@@ -29,7 +30,7 @@ from minipgd.nn.optim import Adam  # noqa: E402
 from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
 
 TOTALS = defaultdict(float)
-LEAVES = [layers.Conv1d, layers.GroupNorm, layers.Identity, layers.ReLU, layers.SiLU, layers.Linear,
+LEAVES = [layers.Conv1d, layers.GroupNorm, layers.Identity, layers.ReLU, layers.SiLU, layers.Mish, layers.Linear,
           layers.MaxPool1d, layers.NearestUpsample1d, layers.SinusoidalEmbedding]
 SHUFFLE = "shifted sum / im2col / col2im (inside Conv1d)"
 
@@ -74,10 +75,12 @@ def profile(name, run, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--cpu-default", action="store_true", help="the CPU default model instead (F = 128, Mish)")
     args = parser.parse_args()
     instrument()
     rng = np.random.default_rng(0)
-    model = TemporalUNet(UNetConfig(in_channels=25, features=args.features), rng)
+    config = UNetConfig.cpu_default(25) if args.cpu_default else UNetConfig(in_channels=25, features=args.features)
+    model = TemporalUNet(config, rng)
     model.batch_workers = 1  # one thread: the parts' times add up to the wall time
     optimizer = Adam(model)
     x, t, target = (rng.standard_normal(s).astype(np.float32) for s in [(16, 25, 16), (16,), (16, 25, 16)])

@@ -1,9 +1,10 @@
-"""Every Numba kernel agrees with its NumPy twin, in float32 and float64."""
+"""Every fast kernel (Numba; Mish: chunked NumPy) agrees with its NumPy twin, in float32 and float64."""
 import numpy as np
 import pytest
 
 from minipgd.nn import kernels
 from minipgd.nn.backend import set_backend, use_backend
+from minipgd.nn.kernels.mish import CHUNK
 from minipgd.nn.kernels.conv1d import col2im, conv1d_columns, im2col, output_length, shifted_sum, tap_matrix, weight_matrix
 
 DTYPES = [np.float32, np.float64]
@@ -125,12 +126,14 @@ def test_group_norm_output_is_normalized(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_mish_agrees(rng, dtype):
-    x = np.concatenate([8 * rng.standard_normal(200), [-100.0, -20.0, 0.0, 20.0, 100.0]]).astype(dtype)
+@pytest.mark.parametrize("size", [200, 3 * CHUNK + 17], ids=["small", "several-chunks"])
+def test_mish_agrees(rng, dtype, size):
+    """The readable definition and the fast copy (NumPy in cache-sized chunks, kernels/mish.py)."""
+    x = np.concatenate([8 * rng.standard_normal(size), [-100.0, -20.0, 0.0, 20.0, 100.0]]).astype(dtype)
     dy = rng.standard_normal(x.shape).astype(dtype)
-    (y_np, _), (y_nb, _) = both(kernels.mish_forward, x.reshape(5, 41))
+    (y_np, _), (y_nb, _) = both(kernels.mish_forward, x.reshape(5, -1))
     assert_close(y_np, y_nb, dtype)
-    (dx_np, _), (dx_nb, _) = both(kernels.mish_backward, dy, x)
+    (dx_np, _), (dx_nb, _) = both(kernels.mish_backward, dy.reshape(5, -1), x.reshape(5, -1))
     assert_close(dx_np, dx_nb, dtype)
 
 

@@ -1,7 +1,9 @@
 """Which implementation the kernels run: the Numba kernels or their NumPy twins.
 
 Every kernel in `minipgd.nn.kernels` exists twice with the same signature: a plain
-NumPy function (the readable definition) and a Numba copy (the fast one). The
+NumPy function (the readable definition) and a Numba copy (the fast one; for Mish,
+whose cost is its exponential, NumPy's vectorized exp in cache-sized chunks beat
+the Numba loop, so its fast copy is that). The
 environment variable ``MINIPGD_BACKEND=numpy`` (or `set_backend("numpy")`, or the
 `use_backend("numpy")` context manager) makes every layer call the NumPy twins,
 so a student can step through them in a debugger. Both give the same results up

@@ -1,16 +1,24 @@
 """Mish activation (Misra, 2019): y = x * tanh(softplus(x)).
 
 With e = exp(x), tanh(softplus(x)) = e(e + 2) / (e(e + 2) + 2), which never
-overflows for x < 20 (above that it is 1 to float precision). The derivative is
+overflows for x < 20 (above that it is 1 to float precision), and
+sigmoid(x) = e / (e + 1). The derivative is
 
     dy/dx = tanh(softplus(x)) + x * (1 - tanh(softplus(x))^2) * sigmoid(x).
+
+The fast copy here is not a Numba loop: a Numba loop calls a scalar exp per
+element (no SVML on this project's machines), while NumPy's exp is vectorized, so
+NumPy in chunks that keep the temporaries in the CPU's cache took 0.57x the
+forward and 0.37x the backward time of the Numba kernels it replaced (2M float32
+values, one core, `benchmarks/mish.py`). Mish is the CPU default U-Net's
+activation: 13 % of its forward pass with those kernels, 7 % now.
 """
 import numpy as np
-from numba import njit
 
 from ..backend import twin
 
 _LINEAR_ABOVE = 20.0  # softplus(x) == x and tanh(x) == 1 to float precision
+CHUNK = 65_536  # values per chunk of the fast copy (256 kB of float32: its temporaries stay in cache)
 
 
 def _tanh_softplus_numpy(x):
@@ -29,35 +37,37 @@ def mish_backward_numpy(dy, x):
     return dy * (ts + x * (1.0 - ts * ts) * sigmoid)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def _tanh_softplus(v):
-    if v >= _LINEAR_ABOVE:
-        return 1.0
-    e = np.exp(v)
-    n = e * (e + 2.0)
-    return n / (n + 2.0)
+def _chunks(*arrays):
+    """Flat views of same-shaped arrays, cut into matching chunks of CHUNK values."""
+    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    for start in range(0, flats[0].size, CHUNK):
+        yield [flat[start:start + CHUNK] for flat in flats]
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def mish_forward_numba(x):
-    flat = x.ravel()
-    y = np.empty_like(flat)
-    for i in range(flat.size):
-        y[i] = flat[i] * _tanh_softplus(flat[i])
-    return y.reshape(x.shape)
+def mish_forward_chunked(x):
+    y = np.empty_like(x)
+    for xs, ys in _chunks(x, y):
+        np.exp(np.minimum(xs, _LINEAR_ABOVE), out=ys)  # e
+        n = ys * (ys + 2.0)
+        np.divide(n, n + 2.0, out=ys)  # tanh(softplus(x))
+        ys *= xs
+    return y
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def mish_backward_numba(dy, x):
-    flat, dflat = x.ravel(), dy.ravel()
-    dx = np.empty_like(flat)
-    for i in range(flat.size):
-        v = flat[i]
-        ts = _tanh_softplus(v)
-        sigmoid = 1.0 / (1.0 + np.exp(-max(v, -2 * _LINEAR_ABOVE)))
-        dx[i] = dflat[i] * (ts + v * (1.0 - ts * ts) * sigmoid)
-    return dx.reshape(x.shape)
+def mish_backward_chunked(dy, x):
+    dx = np.empty_like(x)
+    for xs, dys, dxs in _chunks(x, dy, dx):
+        e = np.exp(np.minimum(xs, _LINEAR_ABOVE))  # one exp for both factors
+        n = e * (e + 2.0)
+        ts = n / (n + 2.0)  # tanh(softplus(x))
+        np.multiply(ts, ts, out=dxs)
+        np.subtract(1.0, dxs, out=dxs)
+        dxs *= xs
+        dxs *= e / (e + 1.0)  # sigmoid(x)
+        dxs += ts
+        dxs *= dys
+    return dx
 
 
-mish_forward = twin(mish_forward_numpy, mish_forward_numba)
-mish_backward = twin(mish_backward_numpy, mish_backward_numba)
+mish_forward = twin(mish_forward_numpy, mish_forward_chunked)
+mish_backward = twin(mish_backward_numpy, mish_backward_chunked)
