@@ -26,7 +26,8 @@ def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
     assert config.unit_names()[0] == "model-maze2d-umaze-seed0" and len(config.unit_names()) == 1 + 2 * 4
     for unit in config.unit_names():
         result = json.loads(open(result_path(results, unit)).read())
-        assert result["unit"] == unit and result["versions"]["numpy"] and result["data"]["recipe"]
+        assert result["unit"] == unit and result["versions"]["numpy"] and result["data"]["recipe"] == "waypoints"
+        assert result["data"]["n_episodes"] > 0 and result["data"]["transitions"] == config.transitions
         if result["kind"] == "model":
             assert np.isfinite(result["dynamics_mse"]) and result["training"]["cpu"] > 0
             continue

@@ -159,7 +159,7 @@ def cached_model(work, config, name, seed, log=silent):
 
 
 def _dataset_provenance(dataset):
-    keys = ("env_id", "recipe", "seed", "episodes")
+    keys = ("env_id", "recipe", "seed", "n_episodes")
     return {**{k: dataset.metadata.get(k) for k in keys}, "transitions": len(dataset.rewards)}
 
 

@@ -172,11 +172,13 @@ def table2_report(results, config, preset, command, results_dir, minutes):
     """The whole markdown report of a preset from its unit results ({unit: result})."""
     runs = agent_results(results)
     models = [r for r in results.values() if r.get("kind") == "model"]
-    compute = sum(r["seconds"] for r in runs + models) / 3600
+    compute = (sum(r["seconds"] for r in runs + models)  # a model unit's seconds: its fidelity check
+               + sum(r["training"]["cpu"] for r in models if r.get("training"))) / 3600
     expected = len(config.runs()) + len(config.models())
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
-            f"{compute:.1f} hours of compute in all, as each recorded it (a resumed unit: its last invocation). "
+            f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; a "
+            f"resumed unit: its last invocation). "
             f"Final D4RL normalized score, mean ± standard error over seeds; **bold**: significantly better "
             f"(Welch's t-test, p < 0.05) than every non-bold cell of the same agent and row, as the paper shades; "
             f"— : no result yet.\n\n"
