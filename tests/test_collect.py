@@ -99,10 +99,10 @@ def test_the_expert_is_the_best_evaluations_actor(tmp_path, monkeypatch, rng):
 
 
 # the share of a dataset's first 1,000 transitions whose observation is not clipped (measured on the committed
-# policies' data: Hopper 86–100 %, walker2d-medium 57 %, walker2d-medium-replay 19 %: its warm-up acts at random
-# and Walker2d's joints then spin faster than 10 rad/s), less a margin
+# policies' data: Hopper 86–100 %, walker2d-medium 57 %, walker2d-expert 46 %, walker2d-medium-replay 19 %: its
+# warm-up acts at random, and Walker2d's joints spin faster than 10 rad/s), less a margin
 CHECKABLE = {"hopper-medium": 0.8, "hopper-medium-replay": 0.8, "hopper-expert": 0.8, "walker2d-medium": 0.5,
-             "walker2d-medium-replay": 0.15}
+             "walker2d-medium-replay": 0.15, "walker2d-expert": 0.35}
 
 
 @pytest.mark.parametrize("name", CHECKABLE)
