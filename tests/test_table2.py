@@ -78,7 +78,8 @@ def test_unit_names_parse_back():
     config = PRESETS["paper-scale"]
     assert len(config.unit_names()) == 5 * 4 + 5 * 4 * 2 * 4
     assert parse_unit("model-hopper-medium-replay-seed3") == ("model", ("hopper-medium-replay", 3))
-    assert parse_unit("td3bc-auto-hopper-medium-replay-seed2") == ("agent", ("td3bc", "auto", "hopper-medium-replay", 2))
+    assert parse_unit("td3bc-auto-hopper-medium-replay-seed2") == ("agent",
+                                                                   ("td3bc", "auto", "hopper-medium-replay", 2))
     assert config.agent_config("auto").guidance_scale == "auto" and config.agent_config("auto").source == "guided"
 
 

@@ -174,7 +174,8 @@ def model_result(work, config, name, seed):
                       "horizon": config.horizon, "train_steps": config.diffusion_train_steps},
             "training": training_record(model_path(work, name, seed)),
             "dynamics_mse": error, "dynamics_mse_relative": error / float(np.mean(dataset.observations.var(axis=0))),
-            "fidelity_samples": {"trajectories": FIDELITY_TRAJECTORIES, "sampler_steps": config.algorithm2.sampler_steps}}
+            "fidelity_samples": {"trajectories": FIDELITY_TRAJECTORIES,
+                                 "sampler_steps": config.algorithm2.sampler_steps}}
 
 
 def agent_result(work, config, unit, agent, source, name, seed):

@@ -21,8 +21,10 @@ PAPER_TABLE2 = {
     "hopper-random": ("7.4 ± 0.4", "5.2 ± 0.9", "4.9 ± 1.0", "7.4 ± 0.6", "4.2 ± 1.4", "5.5 ± 2.1"),
     "halfcheetah-medium-replay": ("44.2 ± 0.2", "43.6 ± 0.2", "43.6 ± 0.2",
                                   "44.7 ± 0.1", "43.1 ± 0.2", "46.1 ± 0.3"),
-    "walker2d-medium-replay": ("81.3 ± 2.0", "85.2 ± 0.3", "84.9 ± 1.4", "82.7 ± 1.3", "70.7 ± 10.1", "84.0 ± 1.0"),
-    "hopper-medium-replay": ("82.9 ± 3.5", "97.4 ± 2.7", "100.5 ± 0.5", "58.6 ± 11.2", "52.1 ± 1.8", "91.9 ± 4.3"),
+    "walker2d-medium-replay": ("81.3 ± 2.0", "85.2 ± 0.3", "84.9 ± 1.4",
+                               "82.7 ± 1.3", "70.7 ± 10.1", "84.0 ± 1.0"),
+    "hopper-medium-replay": ("82.9 ± 3.5", "97.4 ± 2.7", "100.5 ± 0.5",
+                             "58.6 ± 11.2", "52.1 ± 1.8", "91.9 ± 4.3"),
     "halfcheetah-medium": ("48.4 ± 0.1", "45.4 ± 0.1", "45.1 ± 0.1", "48.6 ± 0.1", "45.3 ± 0.2", "47.6 ± 0.3"),
     "walker2d-medium": ("81.7 ± 1.4", "82.1 ± 0.9", "77.8 ± 3.6", "84.8 ± 0.1", "85.2 ± 0.2", "86.3 ± 0.3"),
     "hopper-medium": ("63.6 ± 0.8", "59.7 ± 2.0", "62.8 ± 1.2", "62.4 ± 0.9", "57.4 ± 0.4", "63.1 ± 0.6"),
@@ -149,7 +151,8 @@ def plot_learning_curves(results, config, path):
         for col, name in enumerate(config.datasets):
             ax = axes[row, col]
             for source in config.sources:
-                curves = [r["history"] for r in runs if (r["dataset"], r["agent"], r["source"]) == (name, agent, source)]
+                curves = [r["history"] for r in runs
+                          if (r["dataset"], r["agent"], r["source"]) == (name, agent, source)]
                 if curves and len({len(c) for c in curves}) == 1:
                     steps = np.array([step for step, _ in curves[0]])
                     mean, se = mean_se(np.array([[score for _, score in c] for c in curves]))
