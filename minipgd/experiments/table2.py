@@ -110,7 +110,7 @@ class Table2Config:
 
     def unit_names(self):
         """Models first (agents on synthetic data need them), then agent runs."""
-        return [model_unit(*m) for m in self.models()] + [run_unit_name(*r) for r in self.runs()]
+        return [model_unit(*m) for m in self.models()] + [agent_unit_name(*r) for r in self.runs()]
 
 
 PRESETS = {"miniature": Table2Config(), "paper-scale": Table2Config.paper_scale(), "smoke": Table2Config.smoke()}
@@ -120,7 +120,7 @@ def model_unit(name, seed):
     return f"model-{name}-seed{seed}"
 
 
-def run_unit_name(agent, source, name, seed):
+def agent_unit_name(agent, source, name, seed):
     return f"{agent}-{source}-{name}-seed{seed}"
 
 
@@ -158,6 +158,11 @@ def cached_model(work, config, name, seed, log=silent):
                             activation=config.activation, residual=config.residual)
 
 
+def _model_settings(config):
+    return {"features": config.features, "activation": config.activation, "residual": config.residual,
+            "horizon": config.horizon, "train_steps": config.diffusion_train_steps}
+
+
 def _dataset_provenance(dataset):
     keys = ("env_id", "recipe", "seed", "n_episodes")
     return {**{k: dataset.metadata.get(k) for k in keys}, "transitions": len(dataset.rewards)}
@@ -170,9 +175,7 @@ def model_result(work, config, name, seed):
                                      config.algorithm2.sampler_steps, seed=0)
     error = float(errors[:, 1:].mean())
     return {"kind": "model", "dataset": name, "seed": seed, "data": _dataset_provenance(dataset),
-            "model": {"features": config.features, "activation": config.activation, "residual": config.residual,
-                      "horizon": config.horizon, "train_steps": config.diffusion_train_steps},
-            "training": training_record(model_path(work, name, seed)),
+            "model": _model_settings(config), "training": training_record(model_path(work, name, seed)),
             "dynamics_mse": error, "dynamics_mse_relative": error / float(np.mean(dataset.observations.var(axis=0))),
             "fidelity_samples": {"trajectories": FIDELITY_TRAJECTORIES,
                                  "sampler_steps": config.algorithm2.sampler_steps}}
@@ -193,9 +196,7 @@ def agent_result(work, config, unit, agent, source, name, seed):
               "seconds_by_part": timings,  # of the last invocation, if the run was resumed
               "guidance_scales": scales,  # λ of each guided generation of the last invocation
               "data": _dataset_provenance(dataset), "algorithm2": asdict(algorithm2),
-              "model": None if model is None else {"features": config.features, "activation": config.activation,
-                                                   "residual": config.residual,
-                                                   "train_steps": config.diffusion_train_steps}}
+              "model": None if model is None else _model_settings(config)}
     return result, state
 
 
