@@ -110,13 +110,13 @@ class Table2Config:
 
     def unit_names(self):
         """Models first (agents on synthetic data need them), then agent runs."""
-        return [model_unit(*m) for m in self.models()] + [agent_unit_name(*r) for r in self.runs()]
+        return [model_unit_name(*m) for m in self.models()] + [agent_unit_name(*r) for r in self.runs()]
 
 
 PRESETS = {"miniature": Table2Config(), "paper-scale": Table2Config.paper_scale(), "smoke": Table2Config.smoke()}
 
 
-def model_unit(name, seed):
+def model_unit_name(name, seed):
     return f"model-{name}-seed{seed}"
 
 
@@ -223,7 +223,7 @@ def run_unit(work, results_dir, config, unit):
 def _train_model(work, config, name, seed):
     """Phase 1 (a worker process): a model some pending unit needs; -> (description, seconds)."""
     started = time.perf_counter()
-    cached_model(work, config, name, seed, log=unit_log(model_unit(name, seed)))
+    cached_model(work, config, name, seed, log=unit_log(model_unit_name(name, seed)))
     return f"trained the model of {name} seed {seed}", time.perf_counter() - started
 
 
