@@ -135,6 +135,10 @@ def test_mish_agrees(rng, dtype, size):
     assert_close(y_np, y_nb, dtype)
     (dx_np, _), (dx_nb, _) = both(kernels.mish_backward, dy.reshape(5, -1), x.reshape(5, -1))
     assert_close(dx_np, dx_nb, dtype)
+    (y_np, _), (y_nb, _) = both(kernels.mish_forward, x.reshape(5, -1).T)  # a strided view, not C-contiguous
+    assert_close(y_np, y_nb, dtype)
+    (dx_np, _), (dx_nb, _) = both(kernels.mish_backward, dy.reshape(5, -1).T, x.reshape(5, -1).T)
+    assert_close(dx_np, dx_nb, dtype)
 
 
 def test_mish_matches_its_definition(rng):

@@ -38,14 +38,15 @@ def mish_backward_numpy(dy, x):
 
 
 def _chunks(*arrays):
-    """Flat views of same-shaped arrays, cut into matching chunks of CHUNK values."""
-    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    """Flat views of same-shaped C-contiguous arrays, cut into matching chunks of CHUNK values."""
+    flats = [a.reshape(-1) for a in arrays]
     for start in range(0, flats[0].size, CHUNK):
         yield [flat[start:start + CHUNK] for flat in flats]
 
 
 def mish_forward_chunked(x):
-    y = np.empty_like(x)
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)  # C-contiguous as x now is, so the chunks below are views into it
     for xs, ys in _chunks(x, y):
         np.exp(np.minimum(xs, _LINEAR_ABOVE), out=ys)  # e
         n = ys * (ys + 2.0)
@@ -55,6 +56,7 @@ def mish_forward_chunked(x):
 
 
 def mish_backward_chunked(dy, x):
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     dx = np.empty_like(x)
     for xs, dys, dxs in _chunks(x, dy, dx):
         e = np.exp(np.minimum(xs, _LINEAR_ABOVE))  # one exp for both factors
