@@ -13,12 +13,10 @@ says otherwise.
 """
 import argparse
 import dataclasses
-import json
 import os
 import shlex
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -175,7 +173,7 @@ def _unit_config(args):
     """The configuration of an experiment made of units: its smoke size with --smoke (table2: its --preset)."""
     if args.name == "table2":
         from .experiments.table2 import PRESETS
-        return PRESETS["smoke" if args.smoke else args.preset]
+        return PRESETS[_preset(args)]
     if args.name == "fidelity":
         from .experiments.fidelity import FidelityConfig as Config
     else:

@@ -112,3 +112,9 @@ def test_table_has_block_totals_over_per_seed_means():
 def test_preset_is_refused_for_other_experiments(capsys):
     with pytest.raises(SystemExit, match="--preset is an option of `experiment table2`"):
         main(["experiment", "section53", "--preset", "paper-scale", "--list-units"])
+
+
+def test_a_bad_job_count_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="--jobs must be positive"):
+        run_table2(tmp_path / "work", tmp_path / "res", Table2Config.smoke(), jobs=0)
+    assert not list(tmp_path.iterdir())

@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from ..diffusion import TrajectoryDiffusion
 from ..envs.dataset import load_dataset
 from ..envs.registry import make_env
 from ..nn.checkpoint import write_text_atomically
@@ -150,10 +149,11 @@ def unit_log(unit):
     return lambda line: print(f"[{unit}] {line.strip()}", flush=True)
 
 
-def cached_model(work, config, name, seed, log=silent):
-    """The diffusion model of `name` and `seed`, trained first (resumably) if its file is not in `work`."""
+def cached_model(work, config, dataset, name, seed, log=silent):
+    """The diffusion model of `dataset` (named `name`) and `seed`, trained first (resumably) if its file is not
+    in `work`."""
     os.makedirs(os.path.join(work, "models"), exist_ok=True)
-    return cached_diffusion(model_path(work, name, seed), load_dataset(dataset_path(work, name)), config.horizon,
+    return cached_diffusion(model_path(work, name, seed), dataset, config.horizon,
                             config.features, config.diffusion_train_steps, seed, log=log,
                             activation=config.activation, residual=config.residual)
 
@@ -170,7 +170,8 @@ def _dataset_provenance(dataset):
 
 def model_result(work, config, name, seed):
     """A model unit's result: how the model was made and how faithful its unguided samples are."""
-    model, dataset = cached_model(work, config, name, seed), load_dataset(dataset_path(work, name))
+    dataset = load_dataset(dataset_path(work, name))
+    model = cached_model(work, config, dataset, name, seed)
     errors = unguided_dynamics_error(model, make_env(dataset.metadata["env_id"]), FIDELITY_TRAJECTORIES,
                                      config.algorithm2.sampler_steps, seed=0)
     error = float(errors[:, 1:].mean())
@@ -184,7 +185,7 @@ def model_result(work, config, name, seed):
 def agent_result(work, config, unit, agent, source, name, seed):
     """An agent unit's result: one Algorithm 2 run, resumable from its run state in `work`."""
     dataset = load_dataset(dataset_path(work, name))
-    model = cached_model(work, config, name, seed) if source != "real" else None
+    model = cached_model(work, config, dataset, name, seed) if source != "real" else None
     state = run_state_path(work, unit)
     os.makedirs(os.path.dirname(state), exist_ok=True)
     timings, scales = {}, []
@@ -223,12 +224,15 @@ def run_unit(work, results_dir, config, unit):
 def _train_model(work, config, name, seed):
     """Phase 1 (a worker process): a model some pending unit needs; -> (description, seconds)."""
     started = time.perf_counter()
-    cached_model(work, config, name, seed, log=unit_log(model_unit_name(name, seed)))
+    cached_model(work, config, load_dataset(dataset_path(work, name)), name, seed,
+                 log=unit_log(model_unit_name(name, seed)))
     return f"trained the model of {name} seed {seed}", time.perf_counter() - started
 
 
 def run_table2(work, results_dir, config=Table2Config(), only=None, jobs=1, log=print):
     """Run the units (all, or those named in `only`) that have no result file yet; -> every result found."""
+    if jobs < 1:
+        raise ValueError(f"--jobs must be positive, got {jobs}")  # before any work
     started = time.perf_counter()
     names = config.unit_names()
     todo = pending_units(results_dir, names, only, log)  # checks `only` before any work

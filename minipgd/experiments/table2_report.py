@@ -49,16 +49,15 @@ def significantly_best(samples):
     return set()
 
 
-def agent_results(results):
-    """The agent runs among unit results ({unit: result}, or a list of results)."""
-    values = results.values() if isinstance(results, dict) else results
-    return [r for r in values if r.get("kind", "agent") == "agent"]
+def units_of_kind(results, kind):
+    """The results ({unit: result}) of the units of one kind, "agent" or "model"."""
+    return [r for r in results.values() if r["kind"] == kind]
 
 
-def _scores(results):
-    """{(dataset, agent, source): {seed: final score}}."""
+def _scores(runs):
+    """{(dataset, agent, source): {seed: final score}} of agent results."""
     out = {}
-    for r in agent_results(results):
+    for r in runs:
         out.setdefault((r["dataset"], r["agent"], r["source"]), {})[r["seed"]] = r["final_score"]
     return out
 
@@ -111,7 +110,7 @@ def paper_table2_markdown(datasets):
 
 def fidelity_markdown(results, config):
     """The diffusion models' dynamics error per dataset (the model units'), mean ± s.e. over seeds."""
-    models = [r for r in (results.values() if isinstance(results, dict) else results) if r.get("kind") == "model"]
+    models = units_of_kind(results, "model")
     lines = ["| dataset | models | dynamics MSE of unguided samples (steps 1–15) | relative to the mean state "
              "variance | training CPU-minutes |", "|---|---:|---:|---:|---:|"]
     for name in config.datasets:
@@ -126,7 +125,7 @@ def fidelity_markdown(results, config):
 
 def auto_scale_markdown(results, config):
     """The λ automatic guidance chose, per dataset and agent: mean over generations and seeds, and range."""
-    runs = [r for r in agent_results(results) if r["source"] == "auto" and r.get("guidance_scales")]
+    runs = [r for r in units_of_kind(results, "agent") if r["source"] == "auto" and r["guidance_scales"]]
     lines = ["| dataset | agent | runs | mean λ chosen | smallest | largest |", "|---|---|---:|---:|---:|---:|"]
     for name in config.datasets:
         for agent in config.agents:
@@ -144,7 +143,7 @@ COLORS = {"real": "black", "unguided": "tab:gray", "guided": "tab:blue", "auto":
 def plot_learning_curves(results, config, path):
     """Normalized score against agent updates: one panel per dataset (columns) and agent (rows), one line per
     source, mean ± standard error over the seeds found."""
-    runs = agent_results(results)
+    runs = units_of_kind(results, "agent")
     fig = Figure(figsize=(3.2 * len(config.datasets), 2.6 * len(config.agents)))
     axes = fig.subplots(len(config.agents), len(config.datasets), squeeze=False)
     for row, agent in enumerate(config.agents):
@@ -173,8 +172,7 @@ def plot_learning_curves(results, config, path):
 
 def table2_report(results, config, preset, command, results_dir, minutes):
     """The whole markdown report of a preset from its unit results ({unit: result})."""
-    runs = agent_results(results)
-    models = [r for r in results.values() if r.get("kind") == "model"]
+    runs, models = units_of_kind(results, "agent"), units_of_kind(results, "model")
     compute = (sum(r["seconds"] for r in runs + models)  # a model unit's seconds: its fidelity check
                + sum(r["training"]["cpu"] for r in models if r.get("training"))) / 3600
     expected = len(config.runs()) + len(config.models())
