@@ -1,0 +1,87 @@
+"""What a Table 2 preset costs, from rates measured here on one core (`--jobs N` gives each unit one core).
+
+    python benchmarks/table2_cost.py [--preset paper-scale]     # about a minute
+
+Measures the preset's U-Net (random weights, hopper-sized: 16 channels) per
+trajectory and network call when sampling, and TD3+BC and IQL updates per
+second (batch 256, 256-256 networks), all on one BLAS thread; then counts the
+preset's generations (every agent run on synthetic data generates once per
+epoch; a Heun step is two network calls, the last one), updates and models.
+The model training time is an input (`--model-minutes`, default: the ~42
+CPU-minutes Section 5.3's units recorded for the CPU default model).
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("MINIPGD_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import numpy as np  # noqa: E402
+
+from minipgd.diffusion import TrajectoryDiffusion, TrajectoryLayout, TrajectoryNormalizer  # noqa: E402
+from minipgd.experiments.table2 import PRESETS  # noqa: E402
+from minipgd.nn import TemporalUNet, UNetConfig  # noqa: E402
+from minipgd.rl import TD3, TD3Config  # noqa: E402
+from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
+
+LAYOUT = TrajectoryLayout(obs_dim=11, act_dim=3)  # hopper
+
+
+def seconds_per_trajectory_call(config, rng, n=1024, steps=4):
+    unet = TemporalUNet(UNetConfig(in_channels=LAYOUT.channels, horizon=config.horizon, features=config.features,
+                                   activation=config.activation, residual=config.residual), rng)
+    normalizer = TrajectoryNormalizer(LAYOUT, np.zeros(LAYOUT.channels), np.ones(LAYOUT.channels), squash_actions=True)
+    model = TrajectoryDiffusion(unet, normalizer)
+    model.sample_normalized(n // 2, rng, n_steps=1)  # compile, warm up
+    start = time.perf_counter()
+    model.sample_normalized(n, rng, n_steps=steps)
+    return (time.perf_counter() - start) / (2 * steps - 1) / n
+
+
+def updates_per_second(agent, rng, n=500):
+    batch = {"observations": rng.standard_normal((256, 11)).astype(np.float32),
+             "actions": rng.uniform(-1, 1, (256, 3)).astype(np.float32),
+             "rewards": rng.standard_normal(256).astype(np.float32),
+             "next_observations": rng.standard_normal((256, 11)).astype(np.float32),
+             "terminations": np.zeros(256, np.float32)}
+    for _ in range(50):
+        agent.update(batch, rng)
+    start = time.perf_counter()
+    for _ in range(n):
+        agent.update(batch, rng)
+    return n / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="paper-scale", choices=sorted(PRESETS))
+    parser.add_argument("--model-minutes", type=float, default=42.0, help="CPU-minutes to train one model")
+    args = parser.parse_args()
+    config, rng = PRESETS[args.preset], np.random.default_rng(0)
+    a2 = config.algorithm2
+    call = seconds_per_trajectory_call(config, rng)
+    rates = {"td3bc": updates_per_second(TD3(11, 3, rng, TD3Config(alpha=2.5)), rng),
+             "iql": updates_per_second(IQL(11, 3, rng, IQLConfig()), rng)}
+    generation_min = call * a2.n_trajectories * (2 * a2.sampler_steps - 1) / 60
+    updates = a2.n_epochs * a2.steps_per_epoch
+    runs = config.runs()
+    generations = sum(a2.n_epochs for _, source, _, _ in runs if source != "real")
+    parts = {"generation": generations * generation_min,
+             "agent updates": sum(updates / rates[agent] / 60 for agent, _, _, _ in runs),
+             "models": len(config.models()) * args.model_minutes}
+    print(f"preset {args.preset}: U-Net F = {config.features} ({config.activation}) {1e6 * call:.0f} µs per "
+          f"trajectory and call -> one generation ({a2.n_trajectories:,} trajectories, {a2.sampler_steps} steps) "
+          f"{generation_min:.1f} CPU-min; TD3+BC {rates['td3bc']:.0f}, IQL {rates['iql']:.0f} updates/s -> "
+          f"{updates:,} updates {updates / rates['td3bc'] / 60:.1f} / {updates / rates['iql'] / 60:.1f} CPU-min")
+    for name, minutes in parts.items():
+        print(f"  {name}: {minutes / 60:.1f} CPU-hours")
+    total = sum(parts.values()) / 60
+    print(f"  total: {total:.0f} CPU-hours, {total / 2:.0f} hours with --jobs 2 on 2 cores "
+          f"({len(runs)} agent runs, {generations} generations, {len(config.models())} models)")
+
+
+if __name__ == "__main__":
+    main()
