@@ -49,9 +49,10 @@ def test_non_finite_policy_output_is_rejected():
 
 
 def test_many_states_are_split_over_workers_with_the_same_result(monkeypatch):
-    """Guidance's B x H states go through the actor in parts, side by side: the same means as in one pass."""
+    """Guidance's B x H states go through the actor in parts, side by side, each part in blocks: the same means
+    as one pass of the actor over all of them."""
     from minipgd.nn import threads
-    from minipgd.rl.policy import MIN_STATES_PER_WORKER
+    from minipgd.rl.policy import MIN_STATES_PER_WORKER, STATES_PER_BLOCK
     from minipgd.rl.td3 import TD3, TD3Config
 
     agent = TD3(5, 2, np.random.default_rng(0), TD3Config(hidden=(32, 32), alpha=2.5))
@@ -62,3 +63,5 @@ def test_many_states_are_split_over_workers_with_the_same_result(monkeypatch):
     split = agent.policy().mean_std(states)
     for a, b in zip(whole, split):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert len(states) > 2 * STATES_PER_BLOCK  # each part takes more than one block
+    np.testing.assert_allclose(whole[0], agent.act(states), rtol=1e-6, atol=1e-7)

@@ -360,6 +360,28 @@ def test_parallel_regions_run_one_blas_thread_per_worker(monkeypatch):
         assert inside == [[1] * len(counts())] * 2 and set(counts()) == {2}
 
 
+class _FakeLibrary:
+    def __init__(self, threads):
+        self.threads = threads
+
+
+def test_a_blas_library_loaded_later_also_gets_one_thread_per_worker(monkeypatch):
+    """SciPy's OpenBLAS, loaded by an import after minipgd first looked for libraries, is found at the next look:
+    a parallel region sets it to one thread as well, and restores it after."""
+    import types
+
+    early, late = _FakeLibrary(2), _FakeLibrary(2)
+    monkeypatch.setattr(threads, "_LOADED", {"modules": -1, "libraries": ()})
+    monkeypatch.setattr(threads, "openblas_libraries", lambda: [early])
+    assert threads.side_by_side(lambda: early.threads, lambda: early.threads, workers=2) == [1, 1]
+    monkeypatch.setattr(threads, "openblas_libraries", lambda: [early, late])
+    assert threads._openblas_loaded() == (early,)  # no import since the last look: the maps are not read again
+    monkeypatch.setitem(sys.modules, "a_module_loading_blas", types.ModuleType("a_module_loading_blas"))
+    inside = threads.side_by_side(lambda: (early.threads, late.threads), lambda: (early.threads, late.threads),
+                                  workers=2)
+    assert inside == [(1, 1), (1, 1)] and (early.threads, late.threads) == (2, 2)
+
+
 @needs_openblas
 @pytest.mark.parametrize("agent_class", [TD3, IQL])
 def test_agent_updates_are_the_same_for_any_blas_thread_count(agent_class):

@@ -95,6 +95,23 @@ def test_batch_workers_give_the_serial_result(rng):
     np.testing.assert_allclose(split, model.forward(x, s), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_predict_gives_forwards_output_and_keeps_nothing_for_backward(rng, workers):
+    """Inference takes each worker's part in blocks of ROWS_PER_BLOCK trajectories: the same output."""
+    from minipgd.nn.unet import MIN_ROWS_PER_WORKER, ROWS_PER_BLOCK
+
+    model = small_unet(rng, dtype=np.float64)
+    model.batch_workers = workers
+    batch = max(2 * ROWS_PER_BLOCK, MIN_ROWS_PER_WORKER) * workers + 5  # more than one block per part, a short last
+    x, s = rng.standard_normal((batch, 5, 8)), rng.standard_normal(batch)
+    expected = model.forward(x, s)
+    np.testing.assert_allclose(model.predict(x, s), expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(RuntimeError, match="predict"):
+        model.backward(expected)
+    model.forward(x[:3], s[:3])  # a forward pass makes backward possible again
+    assert model.backward(np.ones((3, 5, 8))).shape == (3, 5, 8)
+
+
 @pytest.mark.parametrize(
     "x_shape, sigma_shape, message",
     [

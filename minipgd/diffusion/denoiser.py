@@ -16,24 +16,29 @@ def _per_item(c):
 
 
 class Denoiser:
-    """Wraps a network F(x, c_noise) with `forward`, `backward` and a `params` walk."""
+    """Wraps a network F(x, c_noise) that has `forward`, `backward` and `predict` (inference)."""
 
     def __init__(self, network, sigma_data=SIGMA_DATA):
         self.network, self.sigma_data = network, sigma_data
         self.dtype = network.dtype
 
     def __call__(self, x, sigma):
-        """x: (B, C, H), sigma: scalar or (B,) -> denoised estimate (B, C, H)."""
-        return self.forward(x, sigma)
+        """x: (B, C, H), sigma: scalar or (B,) -> denoised estimate (B, C, H), for inference (the sampler's call):
+        through the network's `predict`, which keeps nothing for `backward`."""
+        return self._denoise(x, sigma, self.network.predict)
 
     def forward(self, x, sigma):
+        """The denoised estimate as calling the denoiser gives it, keeping what `backward` needs (training)."""
+        return self._denoise(x, sigma, self.network.forward)
+
+    def _denoise(self, x, sigma, network):
         x = np.asarray(x, dtype=self.dtype)
         sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (x.shape[0],))
         if np.any(sigma <= 0):
             raise ValueError("the denoiser is defined for noise levels sigma > 0")
         c_skip, c_out, c_in, c_noise = (c.astype(self.dtype) for c in preconditioning(sigma, self.sigma_data))
         self.c_skip, self.c_out, self.c_in = c_skip, c_out, c_in
-        f = self.network.forward(_per_item(c_in) * x, c_noise)
+        f = network(_per_item(c_in) * x, c_noise)
         return _per_item(c_skip) * x + _per_item(c_out) * f
 
     def backward(self, d_denoised):

@@ -360,16 +360,21 @@ _POOLS = {}  # worker count -> ThreadPoolExecutor, made on first use and kept (i
 _POOLS_LOCK = threading.Lock()
 
 
-@functools.cache
-def _openblas_at_first_use():
-    """The OpenBLAS libraries loaded when first asked (NumPy's is loaded with NumPy); one scan of the maps."""
-    return tuple(openblas_libraries())
+_LOADED = {"modules": -1, "libraries": ()}  # len(sys.modules) at the last scan of the maps, what it found
+
+
+def _openblas_loaded():
+    """The OpenBLAS libraries loaded now. An import is what loads one (SciPy's, on first use), so the maps are
+    read again only when `sys.modules` has grown since the last look: asking stays cheap."""
+    if len(sys.modules) != _LOADED["modules"]:
+        _LOADED.update(modules=len(sys.modules), libraries=tuple(openblas_libraries()))
+    return _LOADED["libraries"]
 
 
 def blas_thread_count():
     """The BLAS threads a matrix product uses now: the largest count of the OpenBLAS libraries loaded
-    at the first call (1 where there is none, e.g. MKL or Accelerate: nothing to divide)."""
-    return max((library.threads for library in _openblas_at_first_use()), default=1)
+    (1 where there is none, e.g. MKL or Accelerate: nothing to divide)."""
+    return max((library.threads for library in _openblas_loaded()), default=1)
 
 
 def parallel_workers():
@@ -399,5 +404,5 @@ def side_by_side(*calls, workers=None):
     workers = min(parallel_workers() if workers is None else workers, len(calls))
     if workers <= 1:
         return [call() for call in calls]
-    with _library_threads(_openblas_at_first_use(), 1):  # one BLAS thread per worker
+    with _library_threads(_openblas_loaded(), 1):  # one BLAS thread per worker
         return list(worker_pool(workers).map(lambda call: call(), calls))

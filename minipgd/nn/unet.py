@@ -34,6 +34,12 @@ beside busy neighbours they only share what they get. `backward` splits the
 gradient the same way and adds the replicas' parameter gradients into the model's.
 Results equal the serial pass up to float rounding (each part's products are the
 serial products' rows).
+
+Inference: `predict` returns `forward`'s output but keeps nothing for `backward`,
+so it can take each part in blocks of `ROWS_PER_BLOCK` trajectories one after the
+other. A block's activations fit in a core's cache; a whole large batch's do not,
+and every layer then streams them from memory (XLA, which fuses layers, loses less
+to this). The sampler denoises through `predict`.
 """
 import copy
 from dataclasses import asdict, dataclass
@@ -49,6 +55,7 @@ from .threads import parallel_workers, side_by_side
 ACTIVATIONS = ("relu", "mish")
 HORIZON = 16  # trajectory length H, Table 3: the one default every module uses
 MIN_ROWS_PER_WORKER = 64  # smaller parts are call-bound: threads would only add overhead
+ROWS_PER_BLOCK = 128  # `predict`: trajectories per pass (at F = 64 their widest activations take ~1.5 MB)
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,7 @@ class TemporalUNet(Module):
         self.out = Conv1d(widths[0], cfg.in_channels, 1, rng, dtype=dtype)
         self.batch_workers = None  # > 1: split large batches over that many threads; None: parallel_workers()
         self._parts = None  # [(replica, rows)] of the last split forward pass, for backward
+        self._backward_ready = False  # whether the last pass was a `forward` (`predict` keeps no activations)
         self._replica_cache = None  # (parameter arrays, replicas) that `_replicas` made
 
     def forward(self, x, c_noise):
@@ -189,17 +197,26 @@ class TemporalUNet(Module):
         The EDM denoiser conditions on c_noise(σ) = ln(σ)/4 (App. A.2), not on σ itself.
         """
         x, c_noise = self._check_inputs(x, c_noise)
-        n = min(self.batch_workers or parallel_workers(), x.shape[0] // MIN_ROWS_PER_WORKER)
-        if n <= 1:
-            self._parts = None
-            return self._forward(x, c_noise)
-        bounds = np.linspace(0, x.shape[0], n + 1).astype(int)
-        self._parts = [(replica, slice(lo, hi)) for replica, lo, hi in zip(self._replicas(n), bounds[:-1], bounds[1:])]
-        outs = side_by_side(*(partial(replica._forward, x[rows], c_noise[rows]) for replica, rows in self._parts))
-        return np.concatenate(outs, axis=0)
+        parts = self._split(x.shape[0])
+        self._parts = parts if len(parts) > 1 else None
+        self._backward_ready = True
+        return _joined(side_by_side(*(partial(net._forward, x[rows], c_noise[rows]) for net, rows in parts)))
+
+    def predict(self, x, c_noise):
+        """`forward`'s output for inference (the sampler): nothing is kept for `backward`, so each worker takes
+        its part of the batch in blocks of ROWS_PER_BLOCK trajectories, whose activations stay in the CPU's
+        caches (a batch of 1,024 at F = 64: ~1.3x faster than at once, `benchmarks/unet.py`). Same rows,
+        same products: the same output."""
+        x, c_noise = self._check_inputs(x, c_noise)
+        self._parts, self._backward_ready = None, False
+        return _joined(side_by_side(*(partial(net._predict, x[rows], c_noise[rows])
+                                      for net, rows in self._split(x.shape[0]))))
 
     def backward(self, dy):
         """dy: (B, C, H) = dL/d output -> dL/dx (B, C, H); parameter gradients are accumulated."""
+        if not self._backward_ready:
+            raise RuntimeError("TemporalUNet.backward needs the activations of a `forward` pass; `predict` (inference)"
+                               " keeps none")
         if self._parts is None:
             return self._backward(dy)
         dxs = side_by_side(*(partial(replica._backward, dy[rows]) for replica, rows in self._parts))
@@ -208,6 +225,18 @@ class TemporalUNet(Module):
                 grad += part_grad
                 part_grad.fill(0.0)
         return np.concatenate(dxs, axis=0)
+
+    def _split(self, batch):
+        """[(network, rows)]: this network and all rows, or `batch_workers` replicas and a part each."""
+        n = min(self.batch_workers or parallel_workers(), batch // MIN_ROWS_PER_WORKER)
+        if n <= 1:
+            return [(self, slice(0, batch))]
+        bounds = np.linspace(0, batch, n + 1).astype(int)
+        return [(replica, slice(lo, hi)) for replica, lo, hi in zip(self._replicas(n), bounds[:-1], bounds[1:])]
+
+    def _predict(self, x, c_noise):
+        blocks = [slice(start, start + ROWS_PER_BLOCK) for start in range(0, x.shape[0], ROWS_PER_BLOCK)]
+        return _joined([self._forward(x[rows], c_noise[rows]) for rows in blocks])
 
     def load_state_dict(self, state):
         """As `Module.load_state_dict`, with a clear error for checkpoints in the old convolution layout."""
@@ -290,6 +319,11 @@ class TemporalUNet(Module):
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(c_noise))):
             raise ValueError("TemporalUNet input contains NaN or inf")
         return x.astype(self.dtype, copy=False), c_noise
+
+
+def _joined(outputs):
+    """The parts' outputs as one batch (a single part as it is: no copy)."""
+    return outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=0)
 
 
 def save_unet(path, model):
