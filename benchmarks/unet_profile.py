@@ -8,8 +8,9 @@ shuffling around the matrix products: the forward pass's shifted sum of the
 tap products, the backward pass's im2col / col2im) is wrapped with a timer;
 "other" is what the U-Net does between layers (concatenating skips,
 transposes, Python). GroupNorm includes the ReLU fused into it (the Identity
-"activation" after it costs a call). Measured for the batch-16 train step and
-the batch-1024 forward pass, with one BLAS thread by default
+"activation" after it costs a call). Measured for the batch-16 train step, the
+batch-1024 forward pass and the same batch through `predict` (the sampler's
+inference path, in blocks of 128 trajectories), with one BLAS thread by default
 (`OPENBLAS_NUM_THREADS` as you set it otherwise).
 """
 import argparse
@@ -94,6 +95,8 @@ def main():
     x_big, t_big = rng.standard_normal((1024, 25, 16)).astype(np.float32), rng.standard_normal(1024).astype(np.float32)
     profile("train step, batch 16 (timers add some overhead)", train_step, repeats=300)
     profile("forward, batch 1024", lambda: model.forward(x_big, t_big), repeats=20)
+    profile("predict (inference, blocks of ROWS_PER_BLOCK), batch 1024", lambda: model.predict(x_big, t_big),
+            repeats=20)
 
 
 if __name__ == "__main__":
