@@ -17,17 +17,21 @@ What is measured, all in one process on the CPU, for every width F:
    sampler's call, which takes each worker's part in blocks of 128
    trajectories (`TemporalUNet.predict`).
 
-Each is the median of several timed repeats after a warm-up. The contenders
-are minipgd (NumPy + Numba, hand-written backprop) under its thread policy
-(automatic unless the user chose otherwise: BLAS threads on the cores nobody
-else uses, re-chosen at most once a second at the safe points of minipgd's
-loops, which the timed steps call too; each step function first runs for 1.5 s
-so that the policy has chosen, and the count it chose is printed), without and
-with its batch split over worker threads, one per core (large batches split
-over the workers, `minipgd/nn/unet.py`), PyTorch eager and JAX with
-`jax.jit` (the whole train step, Optax Adam included, is one jitted function;
-JAX and PyTorch use their own thread pools). PyTorch and JAX are optional
-(`pip install -e .[bench]`); whichever is missing is skipped with a note.
+The contenders are timed in rounds: for each kind of step, a round times every
+contender once, one after the other, and the table gives each contender's median
+time and the median over rounds of its ratio to JAX's time in the same round (this
+machine's speed moves by 10-50 % from minute to minute; within a round all
+contenders share the phase). The contenders are minipgd (NumPy + Numba,
+hand-written backprop) under its thread policy (automatic unless the user chose
+otherwise: BLAS threads on the cores nobody else uses; each step first runs
+for a few seconds after the policy's safe-point call, as in minipgd's loops, so
+that the policy chooses its count, which is printed and then kept for the
+rounds), without and with its batch split over worker threads, one per core
+(large batches split over the workers, `minipgd/nn/unet.py`), PyTorch eager and
+JAX with `jax.jit` (the whole train step, Optax Adam included, is one jitted
+function; JAX and PyTorch use their own thread pools). PyTorch and JAX are
+optional (`pip install -e .[bench]`); whichever is missing is skipped with a
+note.
 
 Before anything is timed, the PyTorch and Flax networks are loaded with
 minipgd's weights and must give minipgd's output and input gradient on the
@@ -59,6 +63,7 @@ TRAIN_BATCHES = (16, 256)
 FORWARD_BATCH = 1024
 PARAMS_AT_F32 = 179_129  # the parameter count the architecture must have at F = 32, C = 25
 TOLERANCE = 1e-4  # same-function check: max |difference| / max(1, max |minipgd value|)
+PAUSE_S = 0.2  # between contenders in a round: OpenBLAS's and XLA's idle threads stop spinning by then
 
 
 # ----------------------------------------------------------------------------- architecture arithmetic
@@ -104,17 +109,19 @@ def forward_flops(shapes, batch):
 # ----------------------------------------------------------------------------- timing
 
 
+def seconds_per_call(fn, calls):
+    """The mean time of `calls` back-to-back calls of `fn`, in seconds."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
 def median_ms(fn, repeats, inner=1, warmup=2):
     """Median over `repeats` of the mean time of `inner` back-to-back calls, in milliseconds."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - start) / inner)
-    return 1e3 * statistics.median(times)
+    return 1e3 * statistics.median(seconds_per_call(fn, inner) for _ in range(repeats))
 
 
 def matmul_peak_gflops(n, repeats):
@@ -170,11 +177,8 @@ class MinipgdBench:
 
     def train_step_fn(self, x, t, target):
         model, opt = self.model, self.opt
-        site = f"{self.name}, train step B={x.shape[0]}"  # each measurement a loop of its own
 
         def step():
-            adapt_threads(site, split=self.batch_workers > 1)  # as the trainer's and the sampler's loops do
-            self._use_threads()
             model.zero_grad()
             y = model.forward(x, t)
             model.backward(2.0 * (y - target) / y.size)
@@ -183,20 +187,31 @@ class MinipgdBench:
         return self._settled(step, f"train step B={x.shape[0]}")
 
     def forward_fn(self, x, t):
-        site = f"{self.name}, forward B={x.shape[0]}"
+        return self._settled(lambda: self.model.predict(x, t), f"forward B={x.shape[0]}")  # the sampler's call
 
-        def forward():
-            adapt_threads(site, split=self.batch_workers > 1)  # the sampler's loop splits its batches
+    def _settled(self, step, what):
+        """A timer (calls -> seconds per call) of `step` at the BLAS thread count that the automatic policy
+        chooses for it. The policy chooses as in minipgd's loops: `step` runs after the safe-point call for a
+        few seconds (a look at the load, then a second on each count). The timer then keeps that count: in
+        rounds that alternate contenders the policy would take every switch for a new loop and start over."""
+        site = f"{self.name}, {what}"  # each measurement a loop of its own
+        split = self.batch_workers > 1  # the sampler's loop splits its batches, the trainer's does not
+
+        def loop_iteration():
+            adapt_threads(site, split=split)
             self._use_threads()
-            return self.model.predict(x, t)  # inference, as the sampler calls it
+            step()
 
-        return self._settled(forward, f"forward B={x.shape[0]}")
+        settle(loop_iteration)
+        chosen = blas_thread_count()
+        print(f"  {self.name}, {what}: {chosen} BLAS thread(s)", flush=True)
 
-    def _settled(self, fn, what):
-        """`fn` after the automatic thread policy has chosen its count for it (as in any run over a second)."""
-        settle(fn)
-        print(f"  {self.name}, {what}: {blas_thread_count()} BLAS thread(s)", flush=True)
-        return fn
+        def timer(calls):
+            with blas_threads(chosen):
+                self._use_threads()
+                return seconds_per_call(step, calls)
+
+        return timer
 
 
 # ----------------------------------------------------------------------------- the run
@@ -244,33 +259,52 @@ def check_same_function(reference, others, rng):
     return ok
 
 
-def measure(bench, rng, repeats, train_inner):
-    """{"train B": ms, ..., "forward": ms} for one contender."""
-    print(f"timing {bench.name} ...", flush=True)
-    out = {}
-    for batch in TRAIN_BATCHES:
-        inner = max(1, train_inner * TRAIN_BATCHES[0] // batch)
-        out[f"train {batch}"] = median_ms(bench.train_step_fn(*random_batch(rng, batch)), repeats, inner=inner, warmup=3)
-    x, t, _ = random_batch(rng, FORWARD_BATCH)
-    out["forward"] = median_ms(bench.forward_fn(x, t), repeats)
-    print("  " + ", ".join(f"{k} {v:.2f} ms" for k, v in out.items()), flush=True)
-    return out
+def timer(bench, kind, arrays):
+    """calls -> seconds per call of one contender's `kind` of step ("train 16", ..., "forward")."""
+    if kind == "forward":
+        made = bench.forward_fn(*arrays[:2])
+    else:
+        made = bench.train_step_fn(*arrays)
+    return made if isinstance(bench, MinipgdBench) else lambda calls: seconds_per_call(made, calls)
 
 
-def print_table(features, results, flops, peak):
-    """One row per contender: times, ratios to JAX-jit's time, forward GFLOP/s and % of the sgemm peak."""
-    jax_times = next((times for name, times in results if name.startswith("JAX")), None)
+def measure_in_rounds(benches, rng, repeats, train_inner):
+    """{contender: {kind: [ms per round]}}. For each kind of step, every round times each contender once, one
+    after the other (a short pause between them, so that the last one's spinning threads have gone to sleep):
+    this machine's speed moves by 10-50 % from minute to minute, and in a round all contenders share the
+    phase, so each round gives a fair ratio."""
+    cases = [(f"train {batch}", random_batch(rng, batch), max(1, train_inner * TRAIN_BATCHES[0] // batch))
+             for batch in TRAIN_BATCHES]
+    cases.append(("forward", random_batch(rng, FORWARD_BATCH), 1))
+    times = {bench.name: {kind: [] for kind, _, _ in cases} for bench in benches}
+    for kind, arrays, calls in cases:
+        timers = [timer(bench, kind, arrays) for bench in benches]
+        for time_calls in timers:
+            time_calls(3)  # warm-up: compilation, caches
+        print(f"timing {kind}: {repeats} rounds of {calls} call(s) per contender", flush=True)
+        for _ in range(repeats):
+            for bench, time_calls in zip(benches, timers):
+                time.sleep(PAUSE_S)
+                times[bench.name][kind].append(1e3 * time_calls(calls))
+    return times
+
+
+def print_table(features, rounds, flops, peak):
+    """One row per contender: median times, the median over rounds of the ratio to JAX-jit's time in the same
+    round, forward GFLOP/s and % of the sgemm peak."""
+    jax = next((name for name in rounds if name.startswith("JAX")), None)
     keys = [f"train {b}" for b in TRAIN_BATCHES] + ["forward"]
     heads = [f"train step B={b} (ms)" for b in TRAIN_BATCHES] + [f"forward B={FORWARD_BATCH} (ms)"]
-    ratio_heads = [h.replace(" (ms)", " / JAX") for h in heads] if jax_times else []
+    ratio_heads = [h.replace(" (ms)", " / JAX") for h in heads] if jax else []
     print(f"F = {features}:\n")
     print("| framework | " + " | ".join(heads + ratio_heads) + " | forward GFLOP/s | % of sgemm peak |")
     print("|---|" + "---:|" * (len(heads) + len(ratio_heads) + 2))
-    for name, times in results:
-        cells = [f"{times[k]:.2f}" if times[k] < 10 else f"{times[k]:.1f}" for k in keys]
-        if jax_times:
-            cells += [f"{times[k] / jax_times[k]:.2f}x" for k in keys]
-        gflops = flops / (times["forward"] * 1e-3) / 1e9
+    for name, times in rounds.items():
+        medians = {k: statistics.median(times[k]) for k in keys}
+        cells = [f"{medians[k]:.2f}" if medians[k] < 10 else f"{medians[k]:.1f}" for k in keys]
+        if jax:
+            cells += [f"{statistics.median(np.divide(times[k], rounds[jax][k])):.2f}x" for k in keys]
+        gflops = flops / (medians["forward"] * 1e-3) / 1e9
         print(f"| {name} | " + " | ".join(cells) + f" | {gflops:.1f} | {100 * gflops / peak:.0f}% |")
     print()
 
@@ -320,17 +354,13 @@ def main():
                       "things. Not timing. !!!")
                 sys.exit(1)
 
-        results = []
-        for bench in minipgd_benches:
-            with minipgd_thread_scope():
-                results.append((bench.name, measure(bench, rng, repeats, train_inner)))
-        results += [(bench.name, measure(bench, rng, repeats, train_inner)) for bench in others]
-        tables.append((features, results, flops))
+        with minipgd_thread_scope():  # PyTorch and XLA keep their own thread pools inside it
+            tables.append((features, measure_in_rounds(minipgd_benches + others, rng, repeats, train_inner), flops))
 
     print()
-    for features, results, flops in tables:
-        print_table(features, results, flops, peak)
-    print("'/ JAX' is the ratio of times: below 1x is faster than JAX-jit, above is slower.")
+    for features, rounds, flops in tables:
+        print_table(features, rounds, flops, peak)
+    print("'/ JAX' is the median over rounds of the ratio of times in a round: below 1x is faster than JAX-jit.")
     print("'% of sgemm peak' is relative to NumPy's BLAS on all cores, above.")
 
 
