@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python benchmarks/sampler.py            # 4,096 trajectories, 64 Heun steps, F = 64 (several minutes)
+    python benchmarks/sampler.py            # 4,096 trajectories, 64 Heun steps, F = 64, 3 rounds (~10 minutes)
     python benchmarks/sampler.py --quick    # a smoke run: 256 trajectories, 4 steps, 2^11 for the memory
     python benchmarks/sampler.py --memory-only
 
@@ -16,8 +16,10 @@ guidance schedule (λ = 1).
    normalizer weights and the same generator, so both draw the same noise; a
    small batch sampled by both must agree up to float32 rounding, unguided and
    guided, or the script exits with status 1 before timing anything.
-2. Timing: one run of each sampler (unguided and guided) after a warm-up that
-   compiles every kernel and jitted function at the timed batch size.
+2. Timing: after a warm-up that compiles every kernel and jitted function at
+   the timed batch size, `--rounds` rounds (default 3), each timing one run of
+   each sampler, unguided and guided, one after the other; the table gives the
+   median times and the median over rounds of the ratio within a round.
 3. Memory: the peak resident memory (VmHWM) of sampling 2^14 guided
    trajectories, each in a fresh process, with minipgd's default chunk size and
    unchunked, and whether the two gave the same samples. Memory does not depend
@@ -102,30 +104,39 @@ def timed(fn):
     return time.perf_counter() - start
 
 
-def measure_speed(model, agent, sampler, n, n_steps):
-    """{(name, guided): seconds} for one timed run each, after a 2-step warm-up at the same batch size."""
+def measure_speed(model, agent, sampler, n, n_steps, rounds):
+    """{(name, guided): [seconds per round]}: after a 2-step warm-up at the same batch size, each round times
+    every contender once, unguided and guided, one after the other (this machine's speed moves by 10-50 % from
+    minute to minute; within a round the contenders share the phase)."""
     contenders = [("minipgd", lambda n_, rng, guided, steps: minipgd_sample(model, agent, n_, rng, guided, steps))]
     if sampler is not None:
         contenders.append((sampler.name, lambda n_, rng, guided, steps: jax_sample(sampler, n_, rng, guided, steps)))
-    seconds = {}
     for guided in (False, True):
-        for name, sample in contenders:
+        for _, sample in contenders:
             sample(n, np.random.default_rng(0), guided, 2)  # warm-up: Numba kernels, jit at this shape
-            seconds[name, guided] = timed(lambda: sample(n, np.random.default_rng(1), guided, n_steps))
-            print(f"  {name:<10} {'guided' if guided else 'unguided':<9} {seconds[name, guided]:8.1f} s", flush=True)
+    seconds = {(name, guided): [] for name, _ in contenders for guided in (False, True)}
+    for r in range(rounds):
+        for guided in (False, True):
+            for name, sample in contenders:
+                seconds[name, guided].append(timed(lambda: sample(n, np.random.default_rng(1), guided, n_steps)))
+                print(f"  round {r + 1}: {name:<10} {'guided' if guided else 'unguided':<9} "
+                      f"{seconds[name, guided][-1]:8.1f} s", flush=True)
     return seconds
 
 
 def print_speed_table(seconds, names, n, n_steps):
-    print(f"\n| sampler ({n:,} trajectories, {n_steps} steps) | unguided (s) | vs JAX | guided (s) | vs JAX |")
+    rounds = len(seconds[names[0], False])
+    print(f"\n| sampler ({n:,} trajectories, {n_steps} steps; median of {rounds} rounds) | unguided (s) | vs JAX "
+          f"| guided (s) | vs JAX |")
     print("|---|---:|---:|---:|---:|")
     reference = names[-1]
     for name in names:
         cells = []
         for guided in (False, True):
-            cells += [f"{seconds[name, guided]:.1f}", f"{seconds[name, guided] / seconds[reference, guided]:.2f}x"]
+            ratios = np.divide(seconds[name, guided], seconds[reference, guided])
+            cells += [f"{np.median(seconds[name, guided]):.1f}", f"{np.median(ratios):.2f}x"]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    print("\n'vs JAX' is the ratio of times: below 1x is faster than JAX.")
+    print("\n'vs JAX' is the median over rounds of the ratio of times in a round: below 1x is faster than JAX.")
 
 
 def peak_rss_kib():
@@ -164,7 +175,7 @@ def measure_memory(n, n_steps):
     print(f"  chunked and unchunked samples: {'bit-identical' if same else 'DIFFERENT'}")
 
 
-def measure_speed_against_jax(n, n_steps):
+def measure_speed_against_jax(n, n_steps, rounds):
     """The same-function check (exits 1 on a mismatch), then the timings and their table."""
     model, agent = build()
 
@@ -184,8 +195,8 @@ def measure_speed_against_jax(n, n_steps):
                   "things. Not timing. !!!")
             sys.exit(1)
 
-    print(f"timing {n:,} trajectories, {n_steps} steps:", flush=True)
-    seconds = measure_speed(model, agent, sampler, n, n_steps)
+    print(f"timing {n:,} trajectories, {n_steps} steps, {rounds} rounds:", flush=True)
+    seconds = measure_speed(model, agent, sampler, n, n_steps, rounds)
     names = ["minipgd"] + ([sampler.name] if sampler else [])
     if sampler:
         print_speed_table(seconds, names, n, n_steps)
@@ -196,6 +207,7 @@ def parse_args():
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes")
     parser.add_argument("--trajectories", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (every contender once each; default 3)")
     parser.add_argument("--memory-trajectories", type=int, default=2**14)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     parser.add_argument("--memory-only", action="store_true", help="only the memory measurement")
@@ -210,11 +222,12 @@ def main():
         memory_child(n, chunk_size or None, n_steps)
         return
     n, n_steps, n_memory = (256, 4, 2**11) if args.quick else (args.trajectories, args.steps, args.memory_trajectories)
+    rounds = 1 if args.quick else args.rounds
     print_machine()
     print(f"model: {LAYOUT.describe()}, H = 16, U-Net F = {FEATURES}; guide: TD3+BC actor 256-256, "
           f"λ = {GUIDANCE_SCALE}; minipgd chunk_size = {CHUNK_SIZE}", flush=True)
     if not args.memory_only:
-        measure_speed_against_jax(n, n_steps)
+        measure_speed_against_jax(n, n_steps, rounds)
     if not args.no_memory:
         print(f"\npeak memory of sampling {n_memory:,} guided trajectories ({MEMORY_STEPS} steps: memory does not "
               f"depend on the step count), each in a fresh process:", flush=True)
