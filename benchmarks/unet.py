@@ -270,9 +270,10 @@ def timer(bench, kind, arrays):
 
 def measure_in_rounds(benches, rng, repeats, train_inner):
     """{contender: {kind: [ms per round]}}. For each kind of step, every round times each contender once, one
-    after the other (a short pause between them, so that the last one's spinning threads have gone to sleep):
-    this machine's speed moves by 10-50 % from minute to minute, and in a round all contenders share the
-    phase, so each round gives a fair ratio."""
+    after the other: this machine's speed moves by 10-50 % from minute to minute, and in a round all contenders
+    share the phase, so each round gives a fair ratio. Between contenders, a short pause (the last one's
+    spinning threads go to sleep) and one untimed call (a worker thread woken after a pause starts on its
+    waker's core until Linux moves it): each is timed in its steady state, as in a loop."""
     cases = [(f"train {batch}", random_batch(rng, batch), max(1, train_inner * TRAIN_BATCHES[0] // batch))
              for batch in TRAIN_BATCHES]
     cases.append(("forward", random_batch(rng, FORWARD_BATCH), 1))
@@ -285,6 +286,7 @@ def measure_in_rounds(benches, rng, repeats, train_inner):
         for _ in range(repeats):
             for bench, time_calls in zip(benches, timers):
                 time.sleep(PAUSE_S)
+                time_calls(1)  # untimed: worker threads awake and on their cores again, caches refilled
                 times[bench.name][kind].append(1e3 * time_calls(calls))
     return times
 
