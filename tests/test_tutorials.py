@@ -14,14 +14,6 @@ TUTORIALS = sorted(TUTORIALS_DIR.glob("[0-9][0-9]_*.py"))
 COMMITTED_FIGURES = TUTORIALS_DIR.parent / "figures"
 
 
-def _load_run_options():
-    """tutorials/run_options.py's `run_options`, imported the way a tutorial script sees it."""
-    spec = importlib.util.spec_from_file_location("run_options", TUTORIALS_DIR / "run_options.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.run_options
-
-
 def _snapshot(folder):
     """{file name: (content hash, mtime)} of the committed figures."""
     return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in folder.iterdir()}
@@ -41,8 +33,19 @@ def test_tutorial_runs_in_fast_mode_without_touching_the_committed_figures(scrip
     assert str(written) in result.stdout, "the tutorial did not say where its figures went"
 
 
-def test_figures_go_to_figures_only_in_a_full_run(tmp_path, monkeypatch):
-    run_options = _load_run_options()
+@pytest.fixture
+def run_options():
+    """tutorials/run_options.py's `run_options`, imported the way a tutorial script sees it; the thread policy it
+    holds to the end of a tutorial's process is let go after the test (left open, it would change the thread
+    counts later tests see)."""
+    spec = importlib.util.spec_from_file_location("run_options", TUTORIALS_DIR / "run_options.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module.run_options
+    module._UNTIL_EXIT.close()
+
+
+def test_figures_go_to_figures_only_in_a_full_run(run_options, tmp_path, monkeypatch):
     monkeypatch.delenv("MINIPGD_FIGURES", raising=False)
     monkeypatch.delenv("MINIPGD_FAST", raising=False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
