@@ -11,7 +11,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..nn.checkpoint import fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
-from ..nn.threads import under_thread_policy
+from ..nn.threads import available_cores, under_thread_policy
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser
 from .edm import SAMPLER_STEPS
@@ -19,9 +19,10 @@ from .guidance import PolicyGuidance
 from .sampler import guided_heun_sample
 from .trajectory import TrajectoryLayout, TrajectoryNormalizer
 
-# Trajectories per denoiser call while sampling. Memory grows with it (the U-Net's activations: at F = 64
-# about 0.2 MB per trajectory, 3.5 GB for 2^14 at once), and on a CPU a few hundred trajectories per call
-# are also faster per trajectory than thousands, which spill out of the caches (benchmarks/sampler.py).
+# Trajectories per chunk of a sampler step. The U-Net takes a chunk in blocks of 128 (`TemporalUNet.predict`),
+# guidance and the sampler's arithmetic take it whole: chunks of a few hundred stay in the CPU's caches (of
+# 256 to 2,048, 512 was the fastest, benchmarks/README.md) and bound memory (2^14 trajectories at F = 64:
+# 0.36 GiB in chunks, 0.73 GiB unchunked). The copies of the denoiser share each step's chunks.
 # The samples do not depend on it (see `guided_heun_sample`).
 CHUNK_SIZE = 512
 
@@ -45,6 +46,11 @@ class TrajectoryDiffusion:
     def horizon(self):
         return self.unet.cfg.horizon
 
+    def denoisers(self):
+        """Copies of the denoiser, one per core, sharing the weights: the sampler runs its chunks on them side by
+        side (`guided_heun_sample`)."""
+        return [Denoiser(replica, self.denoiser.sigma_data) for replica in self.unet.replicas(available_cores())]
+
     def guidance(self, policy, scale=1.0, **options):
         """Alg. 1's guidance towards `policy` through this model's normalizer, or None when there is none
         to apply (no policy, or λ = 0: the unguided sampler). `options`: `PolicyGuidance`'s fields."""
@@ -66,7 +72,7 @@ class TrajectoryDiffusion:
             raise ValueError(f"number of trajectories must be positive, got {n}")
         guidance = self.guidance(policy, scale, **(guidance_options or {}))
         shape = (n, self.layout.channels, self.horizon)
-        return guided_heun_sample(self.denoiser, shape, rng, guidance=guidance, n_steps=n_steps,
+        return guided_heun_sample(self.denoisers(), shape, rng, guidance=guidance, n_steps=n_steps,
                                   chunk_size=chunk_size, **sampler_options)
 
     def sample(self, n, rng, policy=None, scale=1.0, n_steps=SAMPLER_STEPS, guidance_options=None,

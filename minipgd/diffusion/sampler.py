@@ -15,11 +15,21 @@ every `chunk_size`. minipgd's U-Net does, up to BLAS: OpenBLAS may round a matri
 product of a few rows differently from the same rows inside a taller one (seen for
 batches below ~32 trajectories; 2^14 trajectories in chunks of 512 came out
 bit-identical, `benchmarks/sampler.py`).
+
+`denoise` may also be a list of copies of one denoiser that can run at the same
+time (each keeps its own state; `TrajectoryDiffusion.denoisers()`): each step's
+chunks are then shared among the copies, which take their chunks' whole Heun steps
+side by side on worker threads. Every chunk's arithmetic is the same wherever it
+runs, so the samples are too.
 """
+from functools import partial
+
 import numpy as np
 
-from ..nn.threads import adapt_threads
+from ..nn.threads import adapt_threads, side_by_side
 from . import edm
+
+MIN_CHUNK = 64  # trajectories: smaller chunks are cut for the copies of the denoiser only if each keeps this many
 
 
 def guided_heun_sample(
@@ -37,28 +47,40 @@ def guided_heun_sample(
     s_noise=edm.S_NOISE,
     chunk_size=None,
 ):
-    """Sample trajectories of `shape` (B, C, H); returns τ_N. `chunk_size`: None for the whole batch at once."""
+    """Sample trajectories of `shape` (B, C, H); returns τ_N. `chunk_size`: None for the whole batch at once.
+    `denoise`: D(x, σ), or a list of copies of it that may run side by side (see above)."""
+    denoisers = list(denoise) if isinstance(denoise, (list, tuple)) else [denoise]
     sigmas = edm.karras_sigmas(n_steps, sigma_min, sigma_max, rho)  # σ_0 .. σ_N = 0
     gammas = edm.churn_factors(sigmas, s_churn, s_tmin, s_tmax)  # γ_n (l. 1)
     lambdas = guidance.lambdas(sigmas) if guidance is not None else np.zeros(n_steps)  # λ_n (l. 1)
-    chunks = batch_chunks(shape[0], chunk_size)
+    chunks = batch_chunks(shape[0], chunk_size, len(denoisers))
+    shares = [(copy, chunks[k::len(denoisers)]) for k, copy in enumerate(denoisers)]  # copy k: chunks k, k + K, ..
+    shares = [(copy, share) for copy, share in shares if share]
     tau = sigmas[0] * rng.standard_normal(shape)  # l. 3
     for n in range(n_steps):  # l. 4
         eps = s_noise * rng.standard_normal(shape)  # l. 5, for the whole batch
-        adapt_threads("sampler", split=True)  # a safe point for the thread policy: the free cores split the batch
-        for chunk in chunks:
-            tau[chunk] = heun_step(denoise, tau[chunk], eps[chunk], sigmas[n], sigmas[n + 1], gammas[n], lambdas[n],
-                                   guidance)
+        adapt_threads("sampler", split=True)  # a safe point for the thread policy: the free cores take chunks
+        step = partial(heun_step, sigma=sigmas[n], sigma_next=sigmas[n + 1], gamma=gammas[n], lam=lambdas[n],
+                       guidance=guidance)
+        side_by_side(*(partial(_take_chunks, step, copy, tau, eps, share) for copy, share in shares))
     return tau  # l. 18
 
 
-def batch_chunks(batch, chunk_size):
-    """Slices cutting `batch` trajectories into the fewest chunks of at most `chunk_size`, sized alike (±1)."""
-    if chunk_size is None:
-        return [slice(0, batch)]
-    if chunk_size < 1:
+def _take_chunks(step, denoise, tau, eps, chunks):
+    """l. 6–15 for each of `chunks`, in place in tau, through this copy of the denoiser."""
+    for chunk in chunks:
+        tau[chunk] = step(denoise, tau[chunk], eps[chunk])
+
+
+def batch_chunks(batch, chunk_size, copies=1):
+    """Slices cutting `batch` trajectories into the fewest chunks of at most `chunk_size` (None: no bound), sized
+    alike (±1), their number a multiple of `copies` (of the denoiser, sharing them evenly) where each chunk
+    keeps at least MIN_CHUNK trajectories."""
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be positive or None, got {chunk_size}")
-    n_chunks = -(-batch // chunk_size)
+    n_chunks = 1 if chunk_size is None else -(-batch // chunk_size)
+    if batch >= copies * MIN_CHUNK:
+        n_chunks = -(-n_chunks // copies) * copies
     bounds = [batch * i // n_chunks for i in range(n_chunks + 1)]
     return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 

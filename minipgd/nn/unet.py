@@ -189,7 +189,7 @@ class TemporalUNet(Module):
         self.batch_workers = None  # > 1: split large batches over that many threads; None: parallel_workers()
         self._parts = None  # [(replica, rows)] of the last split forward pass, for backward
         self._backward_ready = False  # whether the last pass was a `forward` (`predict` keeps no activations)
-        self._replica_cache = None  # (parameter arrays, replicas) that `_replicas` made
+        self._replica_cache = None  # (parameter arrays, replicas) that `replicas` made
 
     def forward(self, x, c_noise):
         """x: (B, C, H) trajectories, c_noise: (B,) noise-level input -> (B, C, H).
@@ -232,7 +232,7 @@ class TemporalUNet(Module):
         if n <= 1:
             return [(self, slice(0, batch))]
         bounds = np.linspace(0, batch, n + 1).astype(int)
-        return [(replica, slice(lo, hi)) for replica, lo, hi in zip(self._replicas(n), bounds[:-1], bounds[1:])]
+        return [(replica, slice(lo, hi)) for replica, lo, hi in zip(self.replicas(n), bounds[:-1], bounds[1:])]
 
     def _predict(self, x, c_noise):
         blocks = [slice(start, start + ROWS_PER_BLOCK) for start in range(0, x.shape[0], ROWS_PER_BLOCK)]
@@ -250,8 +250,11 @@ class TemporalUNet(Module):
                     f"run over, e.g. with --force)")
         super().load_state_dict(state)
 
-    def _replicas(self, n):
-        """n shallow copies of the network sharing this one's parameter arrays (rebuilt if those change)."""
+    def replicas(self, n):
+        """n shallow copies of the network sharing this one's parameter arrays (rebuilt if those change), each with
+        its own activations and gradient arrays and no batch split of its own: they can run side by side (this
+        network's batch split, the sampler's chunks). The same n copies each time, as long as the parameters are
+        the same arrays."""
         params = [p for _, p, _ in self.named_parameters()]
         cached = self._replica_cache
         if cached is None or len(cached[1]) < n or any(a is not b for a, b in zip(cached[0], params)):
