@@ -172,6 +172,23 @@ def test_every_run_says_where_its_time_went(setup, rng):
     assert timings["generation"] + timings["updates"] + timings["evaluation"] <= timings["total"]
 
 
+def test_threads_side_by_side_in_one_part_count_its_wall_time_once(monkeypatch):
+    """The sampler's copies guide their chunks on two threads at once: guidance's seconds are wall time."""
+    from minipgd.rl import synthetic
+
+    clock = iter([10.0, 14.0, 20.0, 21.0])  # read when the first thread comes in and when the last goes out
+    monkeypatch.setattr(synthetic.time, "perf_counter", lambda: next(clock))
+    watch = synthetic._Stopwatch({})
+    first, second = watch("guidance"), watch("guidance")
+    first.__enter__()  # 10 s
+    second.__enter__()  # while the first is inside: no reading
+    first.__exit__(None, None, None)  # the second still inside: no reading
+    second.__exit__(None, None, None)  # 14 s
+    with watch("guidance"):  # alone: 20 s to 21 s
+        pass
+    assert watch.seconds["guidance"] == 5.0
+
+
 def test_a_generation_without_transitions_is_a_clear_error(setup, rng):
     model, _ = setup
 

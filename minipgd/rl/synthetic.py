@@ -19,6 +19,7 @@ within it the guiding policy's gradients), agent updates (l. 6–8, mini-batches
 included) and evaluation.
 """
 import os
+import threading
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -109,19 +110,32 @@ TIMED_PARTS = ("generation", "guidance", "updates", "evaluation")  # guidance is
 
 
 class _Stopwatch:
-    """Seconds spent in each part of a run, added up as it goes: `with watch("updates"): ...`."""
+    """Seconds spent in each part of a run, added up as it goes: `with watch("updates"): ...`.
+
+    Wall time: while threads are inside the same part side by side (the sampler's copies of the denoiser
+    each guiding their chunks), it counts once, from the first one in to the last one out.
+    """
 
     def __init__(self, seconds):
         self.seconds = seconds
         seconds.update({part: 0.0 for part in TIMED_PARTS})
+        self._inside = {part: 0 for part in TIMED_PARTS}  # threads inside each part now
+        self._since = {}  # when the first of them came in
+        self._lock = threading.Lock()
 
     @contextmanager
     def __call__(self, part):
-        started = time.perf_counter()
+        with self._lock:
+            if self._inside[part] == 0:
+                self._since[part] = time.perf_counter()
+            self._inside[part] += 1
         try:
             yield
         finally:
-            self.seconds[part] += time.perf_counter() - started
+            with self._lock:
+                self._inside[part] -= 1
+                if self._inside[part] == 0:
+                    self.seconds[part] += time.perf_counter() - self._since[part]
 
 
 class _TimedPolicy:
