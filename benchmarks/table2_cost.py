@@ -4,7 +4,9 @@
 
 Measures the preset's U-Net (random weights, hopper-sized: 16 channels) per
 trajectory and network call when sampling, and TD3+BC and IQL updates per
-second (batch 256, 256-256 networks), all on one BLAS thread; then counts the
+second (batch 256, 256-256 networks), all on one BLAS thread, the process pinned
+to one core (the sampler would otherwise share its chunks over worker threads on
+every core); then counts the
 preset's generations (every agent run on synthetic data generates once per
 epoch; a Heun step is two network calls, the last one), updates and models.
 The model training time is an input (`--model-minutes`, default: the ~42
@@ -55,11 +57,21 @@ def updates_per_second(agent, rng, n=500):
     return n / (time.perf_counter() - start)
 
 
+def one_core():
+    """Run on one core (Linux): minipgd's sampler would otherwise take both with its worker threads, and a unit of
+    `--jobs N` shares the machine with N - 1 others."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    else:
+        print("note: cannot pin this process to one core here; the rates may use several", file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="paper-scale", choices=sorted(PRESETS))
     parser.add_argument("--model-minutes", type=float, default=42.0, help="CPU-minutes to train one model")
     args = parser.parse_args()
+    one_core()
     config, rng = PRESETS[args.preset], np.random.default_rng(0)
     a2 = config.algorithm2
     call = seconds_per_trajectory_call(config, rng)
