@@ -206,12 +206,12 @@ class MinipgdBench:
         chosen = blas_thread_count()
         print(f"  {self.name}, {what}: {chosen} BLAS thread(s)", flush=True)
 
-        def timer(calls):
+        def timed_at_chosen_count(calls):
             with blas_threads(chosen):
                 self._use_threads()
                 return seconds_per_call(step, calls)
 
-        return timer
+        return timed_at_chosen_count
 
 
 # ----------------------------------------------------------------------------- the run
