@@ -3,9 +3,8 @@
     python benchmarks/unet_profile.py [--features 32]
     python benchmarks/unet_profile.py --cpu-default   # F = 128, residual Mish blocks (UNetConfig.cpu_default)
 
-Every leaf layer's forward/backward (and, inside the convolution, the index
-shuffling around the matrix products: the forward pass's shifted sum of the
-tap products, the backward pass's im2col / col2im) is wrapped with a timer;
+Every leaf layer's forward/backward (and, inside the convolution, its matrix
+products: one `add_product` per tap) is wrapped with a timer;
 "other" is what the U-Net does between layers (concatenating skips,
 transposes, Python). GroupNorm includes the ReLU fused into it (the Identity
 "activation" after it costs a call). Measured for the batch-16 train step, the
@@ -33,7 +32,7 @@ from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
 TOTALS = defaultdict(float)
 LEAVES = [layers.Conv1d, layers.GroupNorm, layers.Identity, layers.ReLU, layers.SiLU, layers.Mish, layers.Linear,
           layers.MaxPool1d, layers.NearestUpsample1d, layers.SinusoidalEmbedding]
-SHUFFLE = "shifted sum / im2col / col2im (inside Conv1d)"
+PRODUCTS = "matrix products (inside Conv1d)"
 
 
 def timed(label, fn):
@@ -48,8 +47,7 @@ def timed(label, fn):
 
 
 def instrument():
-    for name in ("shifted_sum", "im2col", "col2im"):
-        setattr(conv_kernels, name, timed(SHUFFLE, getattr(conv_kernels, name)))
+    conv_kernels.add_product = timed(PRODUCTS, conv_kernels.add_product)
     for cls in LEAVES:
         cls.forward = timed(f"{cls.__name__}", cls.forward)
         cls.backward = timed(f"{cls.__name__}", cls.backward)
@@ -64,12 +62,12 @@ def profile(name, run, repeats):
         run()
     total = (time.perf_counter() - start) / repeats
     parts = {k: v / repeats for k, v in TOTALS.items()}
-    parts["Conv1d"] -= parts.get(SHUFFLE, 0.0)
+    parts["Conv1d"] -= parts.get(PRODUCTS, 0.0)
     parts["other (between layers)"] = total - sum(parts.values())
     print(f"\n{name}: {total * 1e3:.2f} ms")
     print("| part | ms | share |\n|---|---:|---:|")
     for label, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
-        shown = "Conv1d (matrix products, bias, weight layout)" if label == "Conv1d" else label
+        shown = "Conv1d (outside the products: bias, layout)" if label == "Conv1d" else label
         print(f"| {shown} | {seconds * 1e3:.2f} | {100 * seconds / total:.0f}% |")
 
 

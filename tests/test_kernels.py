@@ -1,11 +1,12 @@
-"""Every fast kernel (Numba; Mish: chunked NumPy) agrees with its NumPy twin, in float32 and float64."""
+"""Every fast kernel (Numba; Mish: chunked NumPy; add_product: BLAS) agrees with its NumPy twin, in float32 and
+float64."""
 import numpy as np
 import pytest
 
 from minipgd.nn import kernels
 from minipgd.nn.backend import set_backend, use_backend
 from minipgd.nn.kernels.mish import CHUNK
-from minipgd.nn.kernels.conv1d import col2im, conv1d_columns, im2col, output_length, shifted_sum, tap_matrix, weight_matrix
+from minipgd.nn.kernels.conv1d import output_length
 
 DTYPES = [np.float32, np.float64]
 
@@ -29,65 +30,85 @@ def assert_close(a, b, dtype):
         np.testing.assert_allclose(x, y, rtol=tol, atol=tol)
 
 
-CONV_CASES = [(3, 1, 1, 1), (2, 1, 0, 1), (1, 1, 0, 0), (3, 2, 1, 1), (4, 3, 2, 0), (5, 1, 0, 0)]
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["rows", "a transposed", "b transposed", "row blocks"])
+def test_add_product_agrees(rng, dtype, layout):
+    """out += a @ b: the NumPy twin and the BLAS call (gemm with beta = 1), on the operand layouts the
+    convolution hands it: blocks of rows of larger arrays and transposed views."""
+    a0, b0, out0 = (rng.standard_normal(shape).astype(dtype) for shape in [(20, 7), (7, 5), (20, 5)])
+    a_t, b_t = np.ascontiguousarray(a0.T), np.ascontiguousarray(b0.T)
+
+    def operands(out):  # fresh views of the same numbers, in the layout under test
+        if layout == "row blocks":
+            return out[3:16], a0[3:16], b0
+        return out[:13], (a_t.T if layout == "a transposed" else a0)[:13], b_t.T if layout == "b transposed" else b0
+
+    rows = slice(3, 16) if layout == "row blocks" else slice(0, 13)
+    expected = out0[rows].astype(np.float64) + a0[rows].astype(np.float64) @ b0
+    results = []
+    for fn in (kernels.add_product.numpy, kernels.add_product.numba):
+        out = out0.copy()
+        fn(*operands(out))
+        results.append(operands(out)[0])
+    assert_close(results[0], results[1], dtype)
+    assert_close(results[1], expected.astype(dtype), dtype)
+
+
+def test_add_product_writes_in_place_and_checks_shapes(rng):
+    out, a, b = np.zeros((4, 3), np.float32), np.ones((4, 2), np.float32), np.ones((2, 3), np.float32)
+    for name in ("numpy", "numba"):
+        with use_backend(name):
+            rows = out[1:3]
+            kernels.add_product(rows, a[:2], b)
+            with pytest.raises(ValueError, match="do not fit"):
+                kernels.add_product(out, a, b.T)
+    np.testing.assert_array_equal(out, [[0, 0, 0], [4, 4, 4], [4, 4, 4], [0, 0, 0]])  # both calls added 2
+
+
+def conv_loops(x, w, b, pad_left, pad_right):
+    """y[t,b,o] = bias[o] + sum_{j,c} W[j,c,o] x[t + j - pad_left, b, c], written as plain loops."""
+    length, batch, _ = x.shape
+    l_out = output_length(length, w.shape[0], pad_left, pad_right)
+    y = np.zeros((l_out, batch, w.shape[2]))
+    for t in range(l_out):
+        for bi in range(batch):
+            y[t, bi] = b
+            for j in range(w.shape[0]):
+                if 0 <= t + j - pad_left < length:
+                    y[t, bi] += x[t + j - pad_left, bi] @ w[j]
+    return y
+
+
+CONV_CASES = [(3, 1, 1), (2, 0, 1), (1, 0, 0), (4, 2, 0), (5, 0, 0), (3, 4, 2)]  # (k, pad_left, pad_right)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("k, stride, pad_left, pad_right", CONV_CASES)
-def test_conv1d_products_agree(rng, dtype, k, stride, pad_left, pad_right):
-    x = rng.standard_normal((3, 11, 4)).astype(dtype)
-    w = rng.standard_normal((k, 4, 6)).astype(dtype)  # (k, C_in, C_out)
-    w_mat, w_taps = weight_matrix(w), tap_matrix(w)
+@pytest.mark.parametrize("k, pad_left, pad_right", CONV_CASES)
+def test_conv1d_matches_direct_definition(rng, dtype, k, pad_left, pad_right):
+    """Forward against the loops; backward against the adjoint of the loops (dL/dW and dL/dx of L = <y, dy>),
+    written with an explicit im2col matrix; with each backend."""
+    x, w = rng.standard_normal((7, 3, 4)).astype(dtype), rng.standard_normal((k, 4, 6)).astype(dtype)
     b, sample_b = rng.standard_normal(6).astype(dtype), rng.standard_normal((3, 6)).astype(dtype)
-    l_out = output_length(11, k, stride, pad_left, pad_right)
-    dy = rng.standard_normal((3, l_out, 6)).astype(dtype)
-    geometry = (k, stride, pad_left, pad_right)
-    (y_np, _), (y_nb, _) = both(kernels.conv1d_forward, x, w_taps, b, sample_b, *geometry)
-    assert y_np.shape == (3, l_out, 6)
-    assert_close(y_np, y_nb, dtype)
-    (cols_np, _), (cols_nb, _) = both(conv1d_columns, x, k, stride, pad_left, pad_right)
-    assert_close(cols_np, cols_nb, dtype)
-    # the shifted tap products are the im2col product: y = cols @ W_mat + bias + sample_bias
-    expected = (cols_np @ w_mat).reshape(y_np.shape) + b + sample_b[:, None, :]
-    assert_close(y_nb, expected, dtype)
-    (z_np, _), (z_nb, _) = both(shifted_sum, rng.standard_normal((3, 11, 6 * k)).astype(dtype), b, sample_b,
-                                l_out, k, stride, pad_left)
-    assert_close(z_np, z_nb, dtype)
-    (dx_np, _), (dx_nb, _) = both(kernels.conv1d_backward_input, dy, w_mat, 11, k, stride, pad_left, pad_right)
-    assert dx_np.shape == x.shape
-    assert_close(dx_np, dx_nb, dtype)
-
-
-def test_conv1d_matches_direct_definition(rng):
-    """y[b,t,o] = bias[o] + sum_{j,c} W[j,c,o] x[b, t*s + j - pad_left, c], written as plain loops."""
-    x, w, b = rng.standard_normal((2, 7, 3)), rng.standard_normal((3, 3, 4)), rng.standard_normal(4)
-    stride, pad_left, pad_right = 2, 1, 1
+    l_out = output_length(7, k, pad_left, pad_right)
+    dy = rng.standard_normal((l_out, 3, 6)).astype(dtype)
+    padded = np.pad(x.astype(np.float64), ((pad_left, max(0, l_out + k - 1 - pad_left - 7)), (0, 0), (0, 0)))
+    cols = np.stack([padded[j : j + l_out] for j in range(k)], axis=2)  # (L_out, B, k, C_in)
+    expected_dw = np.einsum("tbjc,tbo->jco", cols, dy)
+    dcols = np.einsum("tbo,jco->tbjc", dy, w)
+    expected_dx = np.zeros_like(padded)
+    for j in range(k):
+        expected_dx[j : j + l_out] += dcols[:, :, j]
+    expected_dx = expected_dx[pad_left : pad_left + 7]
     for name in ("numpy", "numba"):
         with use_backend(name):
-            y = kernels.conv1d_forward(x, tap_matrix(w), b, None, 3, stride, pad_left, pad_right)
-        expected = np.zeros_like(y)
-        for bi in range(2):
-            for t in range(y.shape[1]):
-                for o in range(4):
-                    expected[bi, t, o] = b[o]
-                    for j in range(3):
-                        src = t * stride + j - pad_left
-                        if 0 <= src < 7:
-                            expected[bi, t, o] += w[j, :, o] @ x[bi, src]
-        np.testing.assert_allclose(y, expected, rtol=1e-12)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_im2col_and_col2im_are_adjoint(rng, dtype):
-    """<im2col(x), c> == <x, col2im(c)> for each backend."""
-    x = rng.standard_normal((2, 9, 3)).astype(dtype)
-    l_out = output_length(9, 4, 2, 2, 1)
-    c = rng.standard_normal((2, l_out, 12)).astype(dtype)
-    for name in ("numpy", "numba"):
-        with use_backend(name):
-            lhs = np.vdot(im2col(x, 4, 2, 2, l_out), c)
-            rhs = np.vdot(x, col2im(c, 9, 4, 2, 2))
-        np.testing.assert_allclose(lhs, rhs, rtol=1e-4 if dtype == np.float32 else 1e-12)
+            y = kernels.conv1d_forward(x, w, b, sample_b, pad_left, pad_right)
+            grad_w = np.full(w.shape, 0.5, dtype)  # the weight gradient is added to what is there
+            dx, db = kernels.conv1d_backward(dy, x, w, grad_w, pad_left)
+        assert y.dtype == dx.dtype == grad_w.dtype == dtype
+        assert_close(y, (conv_loops(x, w, b, pad_left, pad_right) + sample_b).astype(dtype), dtype)
+        assert_close(grad_w, (expected_dw + 0.5).astype(dtype), dtype)
+        assert_close(dx, expected_dx.astype(dtype), dtype)
+        assert_close(db, dy.sum(axis=(0, 1)), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -118,11 +139,11 @@ def test_group_norm_relu_agrees_and_is_relu_of_group_norm(rng, dtype):
 
 
 def test_group_norm_output_is_normalized(rng):
-    x = 5 + 3 * rng.standard_normal((2, 6, 8))
+    x = 5 + 3 * rng.standard_normal((6, 2, 8))  # (L, B, C)
     y, _, _ = kernels.group_norm_forward(x, np.ones(8), np.zeros(8), 2, 1e-6)
-    groups = y.reshape(2, 6, 2, 4)
-    np.testing.assert_allclose(groups.mean(axis=(1, 3)), 0, atol=1e-12)
-    np.testing.assert_allclose(groups.var(axis=(1, 3)), 1, rtol=1e-5)
+    groups = y.reshape(6, 2, 2, 4)  # each sample's group: its L time steps x 4 channels
+    np.testing.assert_allclose(groups.mean(axis=(0, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(groups.var(axis=(0, 3)), 1, rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -18,7 +18,6 @@ import numpy as np  # noqa: E402
 
 from minipgd.nn import UNetConfig  # noqa: E402
 from minipgd.nn.gradcheck import check_gradients, relative_error  # noqa: E402
-from minipgd.nn.kernels.conv1d import weight_matrix  # noqa: E402
 from minipgd.nn.layers import Conv1d, GroupNorm, Mish  # noqa: E402
 from minipgd.nn.unet import EncoderBlock  # noqa: E402
 from run_options import run_options  # noqa: E402
@@ -44,29 +43,32 @@ def numeric_gradient(f, x, h=1e-6):
 # %% [markdown]
 # ## 1. Conv1d
 #
-# Channels-last, 'same' padding p, stride 1: y[b,t,o] = bias[o] + Σ_{j,c} W[j,c,o] x[b, t+j−p, c]
+# Time-major (L, B, C), 'same' padding p, stride 1: y[t,b,o] = bias[o] + Σ_{j,c} W[j,c,o] x[t+j−p, b, c]
 # (the weight tap-major, (k, C_in, C_out), as in Flax: W[j] is tap j's matrix).
 # Differentiating a sum of products, each output gradient G = ∂L/∂y flows back to
 # exactly the inputs and weights it was multiplied with:
 #
-#     ∂L/∂W[j,c,o] = Σ_{b,t} G[b,t,o] x[b, t+j−p, c]        ∂L/∂bias[o] = Σ_{b,t} G[b,t,o]
-#     ∂L/∂x[b,s,c] = Σ_{o,j} G[b, s−j+p, o] W[j,c,o]       (a "transposed" convolution)
+#     ∂L/∂W[j,c,o] = Σ_{t,b} G[t,b,o] x[t+j−p, b, c]        ∂L/∂bias[o] = Σ_{t,b} G[t,b,o]
+#     ∂L/∂x[s,b,c] = Σ_{o,j} G[s−j+p, b, o] W[j,c,o]       (a "transposed" convolution)
+#
+# With time first, x[s] is the (B, C_in) block of rows of time step s: every term
+# below is a matrix product of such blocks.
 
 # %%
 B, L, C_IN, C_OUT, K, P = 2, 7, 3, 4, 3, 1
-x = rng.standard_normal((B, L, C_IN))
+x = rng.standard_normal((L, B, C_IN))
 w = rng.standard_normal((K, C_IN, C_OUT))
 bias = rng.standard_normal(C_OUT)
-G = rng.standard_normal((B, L, C_OUT))  # ∂L/∂y for the loss L = Σ y · G
+G = rng.standard_normal((L, B, C_OUT))  # ∂L/∂y for the loss L = Σ y · G
 
 
 def conv_forward(x, w, bias):
-    y = np.tile(bias, (B, L, 1))
+    y = np.tile(bias, (L, B, 1))
     for j in range(K):
         for t in range(L):
             s = t + j - P
             if 0 <= s < L:
-                y[:, t] += x[:, s] @ w[j]
+                y[t] += x[s] @ w[j]
     return y
 
 
@@ -76,8 +78,8 @@ def conv_backward(G, x, w):
         for t in range(L):
             s = t + j - P
             if 0 <= s < L:
-                dw[j] += x[:, s].T @ G[:, t]
-                dx[:, s] += G[:, t] @ w[j].T
+                dw[j] += x[s].T @ G[t]
+                dx[s] += G[t] @ w[j].T
     return dx, dw, G.sum(axis=(0, 1))
 
 
@@ -94,8 +96,8 @@ layer.params["weight"][:], layer.params["bias"][:] = w, bias
 np.testing.assert_allclose(layer.forward(x), conv_forward(x, w, bias), rtol=1e-12)
 np.testing.assert_allclose(layer.backward(G), dx, rtol=1e-10)
 np.testing.assert_allclose(layer.grads["weight"], dw, rtol=1e-10)
-print("minipgd's Conv1d (k shifted tap products forward, im2col + one matrix product for dW; W_mat =",
-      weight_matrix(w).shape, ") agrees with the loops")
+print("minipgd's Conv1d agrees with the loops: it runs the same sums, but the loop over t inside one matrix "
+      "product per tap (time steps t..t+n are one contiguous block of rows, (n*B, C))")
 
 # %% [markdown]
 # ## 2. GroupNorm
@@ -110,23 +112,25 @@ print("minipgd's Conv1d (k shifted tap products forward, im2col + one matrix pro
 
 # %%
 GROUPS, C = 2, 6
-x = 3 + 2 * rng.standard_normal((B, L, C))
+x = 3 + 2 * rng.standard_normal((L, B, C))
 gamma, beta, eps = rng.standard_normal(C), rng.standard_normal(C), 1e-6
-G = rng.standard_normal((B, L, C))
+G = rng.standard_normal((L, B, C))
+OVER_GROUP = (0, 3)  # a sample's group: all its time steps (axis 0) x the group's channels (axis 3)
 
 
 def gn_forward(x):
-    xg = x.reshape(B, L, GROUPS, C // GROUPS)
-    x_hat = (xg - xg.mean(axis=(1, 3), keepdims=True)) / np.sqrt(xg.var(axis=(1, 3), keepdims=True) + eps)
+    xg = x.reshape(L, B, GROUPS, C // GROUPS)
+    x_hat = (xg - xg.mean(axis=OVER_GROUP, keepdims=True)) / np.sqrt(xg.var(axis=OVER_GROUP, keepdims=True) + eps)
     return x_hat.reshape(x.shape) * gamma + beta
 
 
 def gn_backward(G, x):
-    xg = x.reshape(B, L, GROUPS, C // GROUPS)
-    r = 1 / np.sqrt(xg.var(axis=(1, 3), keepdims=True) + eps)
-    x_hat = (xg - xg.mean(axis=(1, 3), keepdims=True)) * r
+    xg = x.reshape(L, B, GROUPS, C // GROUPS)
+    r = 1 / np.sqrt(xg.var(axis=OVER_GROUP, keepdims=True) + eps)
+    x_hat = (xg - xg.mean(axis=OVER_GROUP, keepdims=True)) * r
     g = (G * gamma).reshape(xg.shape)
-    dx = r * (g - g.mean(axis=(1, 3), keepdims=True) - x_hat * (g * x_hat).mean(axis=(1, 3), keepdims=True))
+    dx = r * (g - g.mean(axis=OVER_GROUP, keepdims=True)
+              - x_hat * (g * x_hat).mean(axis=OVER_GROUP, keepdims=True))
     return dx.reshape(x.shape)
 
 
@@ -203,7 +207,7 @@ print("minipgd's Mish agrees")
 # %%
 cfg = UNetConfig(in_channels=5, horizon=8, features=16)
 block = EncoderBlock(5, 16, cfg, rng, np.float64)
-errors = check_gradients(block, [rng.standard_normal((3, 8, 5)), rng.standard_normal((3, 16))], rng,
+errors = check_gradients(block, [rng.standard_normal((8, 3, 5)), rng.standard_normal((3, 16))], rng,  # (L, B, C)
                          max_entries=8 if FAST else 24)
 worst = max(errors, key=errors.get)
 print(f"EncoderBlock: {len(errors)} arrays checked, worst relative error {errors[worst]:.1e} ({worst})")

@@ -19,9 +19,10 @@ the concatenation with z_i). Combined with `activation="mish"` this is the
 residual Mish block of Diffuser, with the noise-level projection kept where the
 authors' blocks add it (after the first convolution).
 
-Internally every array is channels-last, (B, L, C), as in Flax: each convolution
-is then a single matrix product (see `kernels/conv1d.py`). `backward` mirrors
-`forward` line by line, in reverse.
+Internally every array is time-major, (L, B, C): time step t of the whole batch
+is a block of rows, so each tap of a convolution is one matrix product on a block
+of rows (see `kernels/conv1d.py`). `backward` mirrors `forward` line by line, in
+reverse.
 
 Batch threads: `model.batch_workers = n` (default None: `threads.parallel_workers()`, the free cores
 under the automatic thread policy; 1 turns it off) splits a batch
@@ -123,8 +124,8 @@ class EncoderBlock(Module):
         self.residual = residual_path(cfg, c_in, width, rng, dtype)
 
     def forward(self, x, temb):
-        """x: (B, L, c_in), temb: (B, F) -> z: (B, L, width)."""
-        h = self.conv1(x, self.time(temb))  # conv1(x) + Dense(temb)[:, None, :], added in the same pass
+        """x: (L, B, c_in), temb: (B, F) -> z: (L, B, width)."""
+        h = self.conv1(x, self.time(temb))  # conv1(x) + Dense(temb) at every time step, added in the same pass
         h = self.act1(self.norm1(h))
         z = self.act2(self.norm2(self.conv2(h)))
         return z if self.residual is None else z + self.residual(x)
@@ -132,7 +133,7 @@ class EncoderBlock(Module):
     def backward(self, dz):
         dh = self.conv2.backward(self.norm2.backward(self.act2.backward(dz)))
         dh = self.norm1.backward(self.act1.backward(dh))
-        dtemb = self.time.backward(dh.sum(axis=1))  # the Dense output was broadcast over L
+        dtemb = self.time.backward(dh.sum(axis=0))  # the Dense output was broadcast over L
         dx = self.conv1.backward(dh)
         return (dx if self.residual is None else dx + self.residual.backward(dz)), dtemb
 
@@ -152,8 +153,8 @@ class DecoderBlock(Module):
         self.residual = residual_path(cfg, 2 * width, width, rng, dtype)
 
     def forward(self, x, skip, temb):
-        """x: (B, L/2, c_in), skip: (B, L, width), temb: (B, F) -> (B, L, width)."""
-        h = self.conv_up(self.upsample(x, skip.shape[1]), self.time(temb))
+        """x: (L/2, B, c_in), skip: (L, B, width), temb: (B, F) -> (L, B, width)."""
+        h = self.conv_up(self.upsample(x, skip.shape[0]), self.time(temb))
         h = self.act_up(self.norm_up(h))
         self.width = h.shape[2]
         cat = np.concatenate([h, skip], axis=2)
@@ -168,7 +169,7 @@ class DecoderBlock(Module):
             dh = dh + self.residual.backward(dy)
         dh, dskip = dh[:, :, : self.width], dh[:, :, self.width :]  # un-concatenate
         dh = self.norm_up.backward(self.act_up.backward(dh))
-        dtemb = self.time.backward(dh.sum(axis=1))
+        dtemb = self.time.backward(dh.sum(axis=0))
         dx = self.upsample.backward(self.conv_up.backward(dh))
         return dx, dskip, dtemb
 
@@ -280,7 +281,7 @@ class TemporalUNet(Module):
 
     def _forward(self, x, c_noise):
         temb = self.embed_act(self.embed(c_noise))
-        h = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, H, C): channels-last
+        h = np.ascontiguousarray(x.transpose(2, 0, 1))  # (H, B, C): time-major
         skips = []
         for i, block in enumerate(self.down):
             skips.append(block(h, temb))
@@ -289,10 +290,10 @@ class TemporalUNet(Module):
         h = skips[-1]  # the deepest level's pooled output is dropped, as in the authors' code
         for block, skip in zip(self.up, reversed(skips[:-1])):
             h = block(h, skip, temb)
-        return self.out(h).transpose(0, 2, 1)
+        return self.out(h).transpose(1, 2, 0)
 
     def _backward(self, dy):
-        dh = self.out.backward(np.ascontiguousarray(dy.transpose(0, 2, 1)))
+        dh = self.out.backward(np.ascontiguousarray(dy.transpose(2, 0, 1)))
         dtemb = np.zeros((dy.shape[0], self.cfg.features), dh.dtype)
         dskips = [None] * len(self.down)
         for i, block in zip(range(len(self.up)), reversed(self.up)):  # level 0 first
@@ -305,7 +306,7 @@ class TemporalUNet(Module):
             if i > 0:
                 dz = dskips[i - 1] + self.pools[i - 1].backward(dh)
         self.embed.backward(self.embed_act.backward(dtemb))
-        return dh.transpose(0, 2, 1)
+        return dh.transpose(1, 2, 0)
 
     def _check_inputs(self, x, c_noise):
         cfg = self.cfg

@@ -1,22 +1,23 @@
 """Hot-path kernels, each a NumPy twin (the definition) and a Numba copy (the speed).
 
-Arrays are channels-last, ``(B, L, C)``, as in the authors' Flax code: a 1-D
-convolution then becomes one matrix product over all ``B * L`` positions.
+Sequences are time-major, ``(L, B, C)``: the rows of a block of time steps are
+contiguous, so each tap of a 1-D convolution is one matrix product (`conv1d.py`).
 
 Kernels compile with ``error_model="numpy"``: a division by zero gives inf/NaN
 as in NumPy instead of raising, which lets LLVM vectorize loops with divisions
 (ten times faster for Adam).
 """
 from .adam import adam_update
-from .conv1d import conv1d_backward_input, conv1d_backward_weight, conv1d_forward
+from .conv1d import conv1d_backward, conv1d_forward
+from .gemm import add_product
 from .group_norm import group_norm_backward, group_norm_forward, group_norm_relu_backward, group_norm_relu_forward
 from .mish import mish_backward, mish_forward
 
 __all__ = [
     "adam_update",
+    "add_product",
     "conv1d_forward",
-    "conv1d_backward_input",
-    "conv1d_backward_weight",
+    "conv1d_backward",
     "group_norm_forward",
     "group_norm_backward",
     "group_norm_relu_forward",

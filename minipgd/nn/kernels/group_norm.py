@@ -1,4 +1,4 @@
-"""Group normalization (Wu & He, 2018), channels-last x: (B, L, C), G groups.
+"""Group normalization (Wu & He, 2018), time-major x: (L, B, C), G groups.
 
 Each sample's channels are split into G groups of C/G; a group is normalized over
 its C/G channels and all L positions:
@@ -22,34 +22,34 @@ from ..backend import twin
 
 
 def group_norm_forward_numpy(x, gamma, beta, groups, eps):
-    """-> y (B, L, C), mean (B, G), rstd (B, G)."""
-    batch, length, channels = x.shape
-    xg = x.reshape(batch, length, groups, channels // groups)
-    mean = xg.mean(axis=(1, 3))
-    rstd = 1.0 / np.sqrt(xg.var(axis=(1, 3)) + eps)
-    x_hat = (xg - mean[:, None, :, None]) * rstd[:, None, :, None]
+    """-> y (L, B, C), mean (B, G), rstd (B, G)."""
+    length, batch, channels = x.shape
+    xg = x.reshape(length, batch, groups, channels // groups)
+    mean = xg.mean(axis=(0, 3))
+    rstd = 1.0 / np.sqrt(xg.var(axis=(0, 3)) + eps)
+    x_hat = (xg - mean[None, :, :, None]) * rstd[None, :, :, None]
     y = x_hat.reshape(x.shape) * gamma + beta
     return y, mean, rstd
 
 
 def group_norm_backward_numpy(dy, x, gamma, mean, rstd, groups):
-    """-> dx (B, L, C), dgamma (C,), dbeta (C,)."""
-    batch, length, channels = x.shape
-    shape = (batch, length, groups, channels // groups)
+    """-> dx (L, B, C), dgamma (C,), dbeta (C,)."""
+    length, batch, channels = x.shape
+    shape = (length, batch, groups, channels // groups)
     # BEGIN ASSIGNMENT group-norm-backward
-    x_hat = (x.reshape(shape) - mean[:, None, :, None]) * rstd[:, None, :, None]
+    x_hat = (x.reshape(shape) - mean[None, :, :, None]) * rstd[None, :, :, None]
     dgamma = (dy * x_hat.reshape(x.shape)).sum(axis=(0, 1))
     dbeta = dy.sum(axis=(0, 1))
     g = (dy * gamma).reshape(shape)
-    dx = rstd[:, None, :, None] * (
-        g - g.mean(axis=(1, 3), keepdims=True) - x_hat * (g * x_hat).mean(axis=(1, 3), keepdims=True)
+    dx = rstd[None, :, :, None] * (
+        g - g.mean(axis=(0, 3), keepdims=True) - x_hat * (g * x_hat).mean(axis=(0, 3), keepdims=True)
     )
     return dx.reshape(x.shape), dgamma, dbeta
     # END ASSIGNMENT
 
 
 def group_norm_relu_forward_numpy(x, gamma, beta, groups, eps):
-    """-> out = max(GroupNorm(x), 0) (B, L, C), mean (B, G), rstd (B, G)."""
+    """-> out = max(GroupNorm(x), 0) (L, B, C), mean (B, G), rstd (B, G)."""
     y, mean, rstd = group_norm_forward_numpy(x, gamma, beta, groups, eps)
     return np.maximum(y, 0), mean, rstd
 
@@ -61,7 +61,7 @@ def group_norm_relu_backward_numpy(dout, out, x, gamma, mean, rstd, groups):
 
 
 # The Numba copies go sample by sample with per-channel sums, so every inner loop
-# runs over contiguous channels; group statistics are folded into per-channel
+# runs over contiguous channels (x[t, b]); group statistics are folded into per-channel
 # coefficients (work arrays allocated once) and applied in one affine pass.
 @njit(cache=True, error_model="numpy", nogil=True)
 def _spread_group_sums(per_channel, groups, out):
@@ -88,7 +88,7 @@ def group_norm_relu_forward_numba(x, gamma, beta, groups, eps):
 @njit(cache=True, error_model="numpy", nogil=True)
 def _group_norm_forward_numba(x, gamma, beta, groups, eps, relu):
     """GroupNorm, then max(., 0) if `relu`, in the same final pass."""
-    batch, length, channels = x.shape
+    length, batch, channels = x.shape
     size = channels // groups
     n = length * size
     y = np.empty_like(x)
@@ -100,14 +100,14 @@ def _group_norm_forward_numba(x, gamma, beta, groups, eps, relu):
         sums[:] = 0.0
         for t in range(length):
             for c in range(channels):
-                sums[c] += x[b, t, c]
+                sums[c] += x[t, b, c]
         _spread_group_sums(sums, groups, mu)
         for c in range(channels):
             mu[c] /= n
         sums[:] = 0.0
         for t in range(length):
             for c in range(channels):
-                sums[c] += (x[b, t, c] - mu[c]) ** 2
+                sums[c] += (x[t, b, c] - mu[c]) ** 2
         for g in range(groups):
             total = 0.0
             for c in range(g * size, (g + 1) * size):
@@ -118,8 +118,8 @@ def _group_norm_forward_numba(x, gamma, beta, groups, eps, relu):
             shift[c] = beta[c] - mu[c] * r[c] * gamma[c]
         for t in range(length):
             for c in range(channels):
-                v = x[b, t, c] * scale[c] + shift[c]
-                y[b, t, c] = max(v, 0.0) if relu else v
+                v = x[t, b, c] * scale[c] + shift[c]
+                y[t, b, c] = max(v, 0.0) if relu else v
         for g in range(groups):
             mean[b, g] = mu[g * size]
             rstd[b, g] = r[g * size]
@@ -139,7 +139,7 @@ def group_norm_relu_backward_numba(dout, out, x, gamma, mean, rstd, groups):
 @njit(cache=True, error_model="numpy", nogil=True)
 def _group_norm_backward_numba(dy, out, x, gamma, mean, rstd, groups, relu):
     """GroupNorm backward; if `relu`, dy is dL/d max(y, 0) and is masked by out > 0 on the fly."""
-    batch, length, channels = x.shape
+    length, batch, channels = x.shape
     size = channels // groups
     # BEGIN ASSIGNMENT group-norm-backward
     n = length * size
@@ -158,9 +158,9 @@ def _group_norm_backward_numba(dy, out, x, gamma, mean, rstd, groups, relu):
         sum_dy_xhat[:] = 0.0
         for t in range(length):
             for c in range(channels):
-                d = dy[b, t, c] if not relu or out[b, t, c] > 0 else 0.0  # dL/dy, through the ReLU
+                d = dy[t, b, c] if not relu or out[t, b, c] > 0 else 0.0  # dL/dy, through the ReLU
                 sum_dy[c] += d
-                sum_dy_xhat[c] += d * (x[b, t, c] - mu[c]) * r[c]
+                sum_dy_xhat[c] += d * (x[t, b, c] - mu[c]) * r[c]
         for c in range(channels):
             dgamma[c] += sum_dy_xhat[c]
             dbeta[c] += sum_dy[c]
@@ -177,8 +177,8 @@ def _group_norm_backward_numba(dy, out, x, gamma, mean, rstd, groups, relu):
             o[c] = -r[c] * mean_g[c] * inv_n + mu[c] * r[c] * r[c] * mean_gx[c] * inv_n
         for t in range(length):
             for c in range(channels):
-                d = dy[b, t, c] if not relu or out[b, t, c] > 0 else 0.0
-                dx[b, t, c] = a[c] * d + s[c] * x[b, t, c] + o[c]
+                d = dy[t, b, c] if not relu or out[t, b, c] > 0 else 0.0
+                dx[t, b, c] = a[c] * d + s[c] * x[t, b, c] + o[c]
     return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
     # END ASSIGNMENT
 

@@ -1,4 +1,4 @@
-"""Layers with hand-written backward passes. Sequences are channels-last, (B, L, C)."""
+"""Layers with hand-written backward passes. Sequences are time-major, (L, B, C)."""
 from .activations import Identity, Mish, ReLU, SiLU, Tanh
 from .conv1d import Conv1d
 from .embedding import NoiseLevelEmbedding, SinusoidalEmbedding

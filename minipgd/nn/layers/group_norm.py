@@ -1,4 +1,4 @@
-"""GroupNorm layer over channels-last sequences; weight/bias (C,) as in PyTorch.
+"""GroupNorm layer over time-major sequences (L, B, C); weight/bias (C,) as in PyTorch.
 
 eps = 1e-6 follows Flax's GroupNorm, which the authors' U-Net uses.
 ``GroupNorm(..., relu=True)`` computes max(GroupNorm(x), 0) in one fused kernel
@@ -21,9 +21,9 @@ class GroupNorm(Module):
         self.add_param("bias", np.zeros(num_channels, dtype))
 
     def forward(self, x):
-        """x: (B, L, C) -> (B, L, C)."""
+        """x: (L, B, C) -> (L, B, C)."""
         if x.ndim != 3 or x.shape[2] != self.num_channels:
-            raise ValueError(f"GroupNorm expects (B, L, {self.num_channels}) input, got shape {x.shape}")
+            raise ValueError(f"GroupNorm expects time-major (L, B, {self.num_channels}) input, got shape {x.shape}")
         self.x = x
         forward = group_norm_relu_forward if self.relu else group_norm_forward
         y, self.mean, self.rstd = forward(x, self.params["weight"], self.params["bias"], self.num_groups, self.eps)
