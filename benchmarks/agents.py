@@ -21,8 +21,10 @@ median block is reported.
 minipgd runs under its thread policy, as the command line and Algorithm 2 run it:
 automatic unless the user chose (BLAS threads on the cores nobody else uses,
 re-chosen at most once a second at a safe point before each update; minipgd's
-updates first run for 1.5 s so that the policy has chosen, and the count is
-printed). `MINIPGD_THREADS=1 python benchmarks/agents.py` times one BLAS thread,
+updates first run for a few seconds so that the policy has chosen, and the
+count is printed). The timed blocks then keep that count: in blocks that
+alternate with other contenders, the policy would count their time as its
+loop's and choose again on that (as `unet.py` does). `MINIPGD_THREADS=1 python benchmarks/agents.py` times one BLAS thread,
 `MINIPGD_THREADS=default` OpenBLAS's own threads.
 
 The PyTorch contender (`_torch_agents.py`, optional: `pip install -e .[bench]`)
@@ -254,7 +256,7 @@ def main():
     for name, agent, torch_agent in agents:
         print(f"timing {name} ...", flush=True)
         batch = random_batch(rng)
-        one_thread = one_blas_thread(minipgd_block(agent, batch, np.random.default_rng(4), block))
+        one_thread = at_blas_count(1, minipgd_block(agent, batch, np.random.default_rng(4), block))
         blocks = {"minipgd, thread policy": minipgd_block(agent, batch, np.random.default_rng(3), block),
                   "minipgd, one BLAS thread": one_thread}
         if torch_agent is not None:
@@ -263,7 +265,10 @@ def main():
             blocks["PyTorch eager"] = torch_block(torch_agent, to_torch(batch), block)
         with minipgd_thread_scope():  # as the command line and Algorithm 2 run it
             settle(blocks["minipgd, thread policy"])
-            print(f"  minipgd's thread policy chose {blas_thread_count()} BLAS thread(s)", flush=True)
+            chosen = blas_thread_count()
+            print(f"  minipgd's thread policy chose {chosen} BLAS thread(s)", flush=True)
+            # timed at that count: with contenders alternating, the policy would measure their time as its own
+            blocks["minipgd, thread policy"] = at_blas_count(chosen, blocks["minipgd, thread policy"])
             rates = dict(zip(blocks, updates_per_second(list(blocks.values()), repeats, block)))
         rows.append((name, rates))
         print("  " + ", ".join(f"{who} {rate:.0f} updates/s ({1e3 / rate:.2f} ms)" for who, rate in rates.items()),
@@ -281,10 +286,10 @@ def main():
     print("\n'/ PyTorch' is the ratio of update rates: above 1x minipgd is faster.")
 
 
-def one_blas_thread(run_block):
-    """`run_block` with one BLAS thread (the policy before the automatic one), for comparison in the same run."""
+def at_blas_count(n, run_block):
+    """`run_block` on n BLAS threads (n = 1: the policy before the automatic one, for comparison in the same run)."""
     def run():
-        with blas_threads(1):
+        with blas_threads(n):
             run_block()
 
     return run
