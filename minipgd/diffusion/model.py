@@ -19,7 +19,7 @@ from .guidance import PolicyGuidance
 from .sampler import guided_heun_sample
 from .trajectory import TrajectoryLayout, TrajectoryNormalizer
 
-# Trajectories per chunk of a sampler step. The U-Net takes a chunk in blocks of 128 (`TemporalUNet.predict`),
+# Trajectories per chunk of a sampler step. The U-Net takes a chunk in blocks of 256 (`TemporalUNet.predict`),
 # guidance and the sampler's arithmetic take it whole: chunks of a few hundred stay in the CPU's caches (of
 # 256 to 2,048, 512 was the fastest, benchmarks/README.md) and bound memory (2^14 trajectories at F = 64:
 # 0.38 GiB in chunks, 0.66 GiB unchunked). The copies of the denoiser share each step's chunks.

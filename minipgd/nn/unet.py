@@ -56,7 +56,7 @@ from .threads import parallel_workers, side_by_side
 ACTIVATIONS = ("relu", "mish")
 HORIZON = 16  # trajectory length H, Table 3: the one default every module uses
 MIN_ROWS_PER_WORKER = 64  # smaller parts are call-bound: threads would only add overhead
-ROWS_PER_BLOCK = 128  # `predict`: trajectories per pass (at F = 64 their widest activations take ~1.5 MB)
+ROWS_PER_BLOCK = 256  # `predict`: trajectories per pass (at F = 64 their widest activations take ~3 MB)
 
 
 @dataclass(frozen=True)
@@ -206,8 +206,7 @@ class TemporalUNet(Module):
     def predict(self, x, c_noise):
         """`forward`'s output for inference (the sampler): nothing is kept for `backward`, so each worker takes
         its part of the batch in blocks of ROWS_PER_BLOCK trajectories, whose activations stay in the CPU's
-        caches (a batch of 1,024 at F = 64: ~1.3x faster than at once, `benchmarks/unet.py`). Same rows,
-        same products: the same output."""
+        caches (block sizes measured in benchmarks/README.md). Same rows, same products: the same output."""
         x, c_noise = self._check_inputs(x, c_noise)
         self._parts, self._backward_ready = None, False
         return _joined(side_by_side(*(partial(net._predict, x[rows], c_noise[rows])
