@@ -24,7 +24,8 @@ re-chosen at most once a second at a safe point before each update; minipgd's
 updates first run for a few seconds so that the policy has chosen, and the
 count is printed). The timed blocks then keep that count: in blocks that
 alternate with other contenders, the policy would count their time as its
-loop's and choose again on that (as `unet.py` does). `MINIPGD_THREADS=1 python benchmarks/agents.py` times one BLAS thread,
+loop's and choose again on that (as `unet.py` does).
+`MINIPGD_THREADS=1 python benchmarks/agents.py` times one BLAS thread,
 `MINIPGD_THREADS=default` OpenBLAS's own threads.
 
 The PyTorch contender (`_torch_agents.py`, optional: `pip install -e .[bench]`)
