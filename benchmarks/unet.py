@@ -64,6 +64,7 @@ FORWARD_BATCH = 1024
 PARAMS_AT_F32 = 179_129  # the parameter count the architecture must have at F = 32, C = 25
 TOLERANCE = 1e-4  # same-function check: max |difference| / max(1, max |minipgd value|)
 PAUSE_S = 0.2  # between contenders in a round: OpenBLAS's and XLA's idle threads stop spinning by then
+WARM_UP_S = 0.1  # then untimed calls for this long before each contender's timed calls (`warm_up`)
 
 
 # ----------------------------------------------------------------------------- architecture arithmetic
@@ -268,12 +269,22 @@ def timer(bench, kind, arrays):
     return made if isinstance(bench, MinipgdBench) else lambda calls: seconds_per_call(made, calls)
 
 
+def warm_up(time_calls):
+    """Untimed calls for at least WARM_UP_S (at least one): worker threads awake and on their cores again,
+    caches refilled. After a pause, minipgd's batch split over two workers took its first two or three
+    training steps at batch 256 (F = 32) at 1.5-2x its time in a loop: one call was not enough."""
+    end = time.perf_counter() + WARM_UP_S
+    time_calls(1)
+    while time.perf_counter() < end:
+        time_calls(1)
+
+
 def measure_in_rounds(benches, rng, repeats, train_inner):
     """{contender: {kind: [ms per round]}}. For each kind of step, every round times each contender once, one
     after the other: this machine's speed moves by 10-50 % from minute to minute, and in a round all contenders
     share the phase, so each round gives a fair ratio. Between contenders, a short pause (the last one's
-    spinning threads go to sleep) and one untimed call (a worker thread woken after a pause starts on its
-    waker's core until Linux moves it): each is timed in its steady state, as in a loop."""
+    spinning threads go to sleep) and a tenth of a second of untimed calls (`warm_up`): each is timed in its
+    steady state, as in a loop."""
     cases = [(f"train {batch}", random_batch(rng, batch), max(1, train_inner * TRAIN_BATCHES[0] // batch))
              for batch in TRAIN_BATCHES]
     cases.append(("forward", random_batch(rng, FORWARD_BATCH), 1))
@@ -286,7 +297,7 @@ def measure_in_rounds(benches, rng, repeats, train_inner):
         for _ in range(repeats):
             for bench, time_calls in zip(benches, timers):
                 time.sleep(PAUSE_S)
-                time_calls(1)  # untimed: worker threads awake and on their cores again, caches refilled
+                warm_up(time_calls)
                 times[bench.name][kind].append(1e3 * time_calls(calls))
     return times
 
