@@ -22,7 +22,7 @@ from .trajectory import TrajectoryLayout, TrajectoryNormalizer
 # Trajectories per chunk of a sampler step. The U-Net takes a chunk in blocks of 256 (`TemporalUNet.predict`),
 # guidance and the sampler's arithmetic take it whole: chunks of a few hundred stay in the CPU's caches (of
 # 256 to 2,048, 512 was the fastest, benchmarks/README.md) and bound memory (2^14 trajectories at F = 64:
-# 0.38 GiB in chunks, 0.66 GiB unchunked). The copies of the denoiser share each step's chunks.
+# 0.42 GiB in chunks, 0.70 GiB unchunked). The copies of the denoiser share each step's chunks.
 # The samples do not depend on it (see `guided_heun_sample`).
 CHUNK_SIZE = 512
 
