@@ -54,6 +54,21 @@ def test_add_product_agrees(rng, dtype, layout):
     assert_close(results[1], expected.astype(dtype), dtype)
 
 
+def _numpy_blas_name():
+    try:
+        return np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except (TypeError, KeyError):  # NumPy 1's show_config has no dicts mode
+        return None
+
+
+@pytest.mark.skipif(_numpy_blas_name() != "scipy-openblas", reason="NumPy is not a wheel build with scipy-openblas")
+def test_numpy_wheels_gemm_is_found():
+    """With NumPy's own wheels, add_product reaches BLAS's gemm (a silent fallback would only be slower)."""
+    from minipgd.nn.kernels import gemm
+
+    assert gemm._FOUND
+
+
 def test_add_product_writes_in_place_and_checks_shapes(rng):
     out, a, b = np.zeros((4, 3), np.float32), np.ones((4, 2), np.float32), np.ones((2, 3), np.float32)
     for name in ("numpy", "numba"):
