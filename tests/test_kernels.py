@@ -69,6 +69,16 @@ def test_numpy_wheels_gemm_is_found():
     assert gemm._FOUND
 
 
+def test_add_product_with_views_gemm_cannot_read(rng):
+    """A broadcast operand (stride 0) and a reversed one go through NumPy, with the right result."""
+    out, a = np.zeros((4, 3), np.float32), rng.standard_normal((4, 2)).astype(np.float32)
+    row = np.broadcast_to(rng.standard_normal((1, 3)).astype(np.float32), (2, 3))
+    for operand in (row, rng.standard_normal((2, 3)).astype(np.float32)[::-1]):
+        expected = out + a @ operand
+        kernels.add_product.numba(out, a, operand)
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
 def test_add_product_writes_in_place_and_checks_shapes(rng):
     out, a, b = np.zeros((4, 3), np.float32), np.ones((4, 2), np.float32), np.ones((2, 3), np.float32)
     for name in ("numpy", "numba"):

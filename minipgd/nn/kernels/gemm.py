@@ -55,8 +55,15 @@ def _check(out, a, b):
 
 
 def _blas_layout(out, a, b):
-    """Whether gemm can read the operands as they lie: unit stride along one axis, `out` along its rows."""
-    return out.strides[1] == out.itemsize and all(out.itemsize in m.strides for m in (a, b)) and out.size > 0
+    """Whether gemm can read the operands as they lie: each a matrix of rows (or, for `a` and `b`, of columns)
+    with unit stride inside and apart by at least their length (no broadcast or overlapping views)."""
+    def rows(m):
+        return m.strides[1] == m.itemsize and m.strides[0] >= m.itemsize * m.shape[1]
+
+    def columns(m):
+        return m.strides[0] == m.itemsize and m.strides[1] >= m.itemsize * m.shape[0]
+
+    return min(a.size, b.size) > 0 and rows(out) and all(rows(m) or columns(m) for m in (a, b))
 
 
 def _find_numpy_gemm():
@@ -90,16 +97,16 @@ _SGEMM, _DGEMM = _gemm(types.float32), _gemm(types.float64)
 def _operand(m):
     """(CBLAS transpose flag, leading dimension) of a 2-D array with unit stride along one axis."""
     item = m.itemsize
-    if m.strides[1] == item:
-        return NO_TRANS, max(m.strides[0] // item, m.shape[1], 1)
-    return TRANS, max(m.strides[1] // item, m.shape[0], 1)
+    if m.strides[1] == item and m.strides[0] >= item * m.shape[1]:
+        return NO_TRANS, max(m.strides[0] // item, 1)
+    return TRANS, max(m.strides[1] // item, 1)
 
 
 @njit(cache=True, nogil=True)
 def _add_product(out, a, b):
     trans_a, lda = _operand(a)
     trans_b, ldb = _operand(b)
-    m, n, k, ldc = out.shape[0], out.shape[1], a.shape[1], max(out.strides[0] // out.itemsize, out.shape[1], 1)
+    m, n, k, ldc = out.shape[0], out.shape[1], a.shape[1], max(out.strides[0] // out.itemsize, 1)
     if out.itemsize == 4:
         _SGEMM(ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 1.0,
                out.ctypes.data, ldc)
