@@ -38,9 +38,9 @@ serial products' rows).
 
 Inference: `predict` returns `forward`'s output but keeps nothing for `backward`,
 so it can take each part in blocks of `ROWS_PER_BLOCK` trajectories one after the
-other. A block's activations fit in a core's cache; a whole large batch's do not,
-and every layer then streams them from memory (XLA, which fuses layers, loses less
-to this). The sampler denoises through `predict`.
+other. A block's activations stay in the CPU's caches; a whole large batch's do
+not, and every layer then streams them from memory (XLA, which fuses layers, loses
+less to this). The sampler denoises through `predict`.
 """
 import copy
 from dataclasses import asdict, dataclass
