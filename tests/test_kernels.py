@@ -1,4 +1,4 @@
-"""Every fast kernel (Numba; Mish: chunked NumPy; add_product: BLAS) agrees with its NumPy twin, in float32 and
+"""Every fast kernel (Numba; Mish: chunked NumPy; add_product: BLAS from Numba) agrees with its NumPy twin, in float32 and
 float64."""
 import numpy as np
 import pytest
@@ -6,6 +6,7 @@ import pytest
 from minipgd.nn import kernels
 from minipgd.nn.backend import set_backend, use_backend
 from minipgd.nn.kernels.mish import CHUNK
+from minipgd.nn.kernels import gemm
 from minipgd.nn.kernels.conv1d import output_length
 
 DTYPES = [np.float32, np.float64]
@@ -46,7 +47,7 @@ def test_add_product_agrees(rng, dtype, layout):
     rows = slice(3, 16) if layout == "row blocks" else slice(0, 13)
     expected = out0[rows].astype(np.float64) + a0[rows].astype(np.float64) @ b0
     results = []
-    for fn in (kernels.add_product.numpy, kernels.add_product.numba):
+    for fn in (gemm.add_product_numpy, gemm.add_product_blas):
         out = out0.copy()
         fn(*operands(out))
         results.append(operands(out)[0])
@@ -63,30 +64,35 @@ def _numpy_blas_name():
 
 @pytest.mark.skipif(_numpy_blas_name() != "scipy-openblas", reason="NumPy is not a wheel build with scipy-openblas")
 def test_numpy_wheels_gemm_is_found():
-    """With NumPy's own wheels, add_product reaches BLAS's gemm (a silent fallback would only be slower)."""
-    from minipgd.nn.kernels import gemm
-
-    assert gemm._FOUND
+    """With NumPy's own wheels, the kernels reach BLAS's gemm (a silent fallback would only be slower)."""
+    assert gemm._FOUND and gemm.gemm_serves(np.zeros(1, np.float32), np.zeros(2, np.float32))
 
 
-def test_add_product_with_views_gemm_cannot_read(rng):
-    """A broadcast operand (stride 0) and a reversed one go through NumPy, with the right result."""
+def test_gemm_serves_one_float_dtype_only():
+    f32, f64 = np.zeros(2, np.float32), np.zeros(2, np.float64)
+    assert not gemm.gemm_serves(f32, f64) and not gemm.gemm_serves(np.zeros(2, np.float16))
+    assert gemm.gemm_serves(f64, f64) == gemm._FOUND
+
+
+def test_add_product_blas_refuses_views_gemm_cannot_read(rng):
+    """A broadcast operand (stride 0), a reversed one and an output with strided rows are refused, not misread."""
     out, a = np.zeros((4, 3), np.float32), rng.standard_normal((4, 2)).astype(np.float32)
     row = np.broadcast_to(rng.standard_normal((1, 3)).astype(np.float32), (2, 3))
     for operand in (row, rng.standard_normal((2, 3)).astype(np.float32)[::-1]):
-        expected = out + a @ operand
-        kernels.add_product.numba(out, a, operand)
-        np.testing.assert_allclose(out, expected, rtol=1e-6)
+        with pytest.raises(ValueError, match="unit stride"):
+            gemm.add_product_blas(out, a, operand)
+    with pytest.raises(ValueError, match="unit stride along its rows"):
+        gemm.add_product_blas(np.zeros((4, 6), np.float32)[:, ::2], a, row.copy())
+    assert not out.any()
 
 
 def test_add_product_writes_in_place_and_checks_shapes(rng):
     out, a, b = np.zeros((4, 3), np.float32), np.ones((4, 2), np.float32), np.ones((2, 3), np.float32)
-    for name in ("numpy", "numba"):
-        with use_backend(name):
-            rows = out[1:3]
-            kernels.add_product(rows, a[:2], b)
-            with pytest.raises(ValueError, match="do not fit"):
-                kernels.add_product(out, a, b.T)
+    for fn in (gemm.add_product_numpy, gemm.add_product_blas):
+        rows = out[1:3]
+        fn(rows, a[:2], b)
+        with pytest.raises(ValueError, match="do not fit"):
+            fn(out, a, b.T)
     np.testing.assert_array_equal(out, [[0, 0, 0], [4, 4, 4], [4, 4, 4], [0, 0, 0]])  # both calls added 2
 
 
@@ -134,6 +140,23 @@ def test_conv1d_matches_direct_definition(rng, dtype, k, pad_left, pad_right):
         assert_close(grad_w, (expected_dw + 0.5).astype(dtype), dtype)
         assert_close(dx, expected_dx.astype(dtype), dtype)
         assert_close(db, dy.sum(axis=(0, 1)), dtype)
+
+
+def test_conv1d_fast_copy_on_views_without_sample_bias_and_other_dtypes(rng):
+    """The Numba copy against the twin on non-contiguous x and dy (the decoder's un-concatenated gradient), with no
+    per-sample bias; float16, which gemm does not serve, goes through the NumPy twin with the same result."""
+    x = rng.standard_normal((6, 3, 8)).astype(np.float32)[:, :, ::2]
+    w, b = rng.standard_normal((3, 4, 5)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+    dy = rng.standard_normal((6, 3, 10)).astype(np.float32)[:, :, :5]
+    for dtype, tol in ((np.float32, 2e-5), (np.float16, 0)):
+        args = (x.astype(dtype), w.astype(dtype), b.astype(dtype))
+        y_np, y_nb = (fn(*args, None, 1, 1) for fn in (kernels.conv1d_forward.numpy, kernels.conv1d_forward.numba))
+        grads = [np.zeros(w.shape, dtype) for _ in range(2)]
+        back = [fn(dy.astype(dtype), args[0], args[1], g, 1) for fn, g in
+                zip((kernels.conv1d_backward.numpy, kernels.conv1d_backward.numba), grads)]
+        for ours, theirs in ((y_np, y_nb), (back[0][0], back[1][0]), (back[0][1], back[1][1]), *[grads]):
+            assert ours.dtype == theirs.dtype == dtype
+            np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -9,13 +9,11 @@ as in NumPy instead of raising, which lets LLVM vectorize loops with divisions
 """
 from .adam import adam_update
 from .conv1d import conv1d_backward, conv1d_forward
-from .gemm import add_product
 from .group_norm import group_norm_backward, group_norm_forward, group_norm_relu_backward, group_norm_relu_forward
 from .mish import mish_backward, mish_forward
 
 __all__ = [
     "adam_update",
-    "add_product",
     "conv1d_forward",
     "conv1d_backward",
     "group_norm_forward",

@@ -14,13 +14,19 @@ on a block of rows, added into the output's rows j - pad_left time steps earlier
 where t0..t1-1 are the output time steps whose input t + s exists (`tap_steps`):
 the zero padding is never multiplied. The weight is stored tap-major,
 (k, C_in, C_out), so W[j] is tap j's matrix as it lies (the layout of the
-authors' Flax code). Each ``+=`` is one BLAS call that adds into its output in
-place (`gemm.add_product`), so there is no im2col matrix (k copies of the input)
-and no temporary per tap.
+authors' Flax code). Each ``+=`` adds the product into its output in place
+(`gemm.py`), so there is no im2col matrix (k copies of the input) and no
+temporary per tap.
+
+The NumPy twin is the definition. The Numba copy is the same loop compiled, each
+``+=`` one BLAS gemm call: at the U-Net's small shapes (batch 16, 32 channels) a
+convolution's Python around its k products cost as much as the products.
 """
 import numpy as np
+from numba import njit
 
-from .gemm import add_product
+from ..backend import twin
+from .gemm import add_product_blas, add_product_numpy, gemm_serves
 
 
 def output_length(length, kernel_size, pad_left, pad_right):
@@ -33,12 +39,15 @@ def tap_steps(j, length, l_out, pad_left):
     return max(0, -s), min(l_out, length - s), s
 
 
+_output_length, _tap_steps = njit(cache=True)(output_length), njit(cache=True)(tap_steps)  # for the Numba copies
+
+
 def _rows(a, t0, t1):
     """Time steps t0..t1-1 of a time-major (L, B, C) array as a (rows, C) matrix (a view)."""
     return a[t0:t1].reshape(-1, a.shape[2])
 
 
-def conv1d_forward(x, weight, bias, sample_bias, pad_left, pad_right):
+def conv1d_forward_numpy(x, weight, bias, sample_bias, pad_left, pad_right):
     """x: (L, B, C_in), weight: (k, C_in, C_out), bias: (C_out,), sample_bias: (B, C_out) or None
     -> y: (L_out, B, C_out) = conv(x) + bias + sample_bias (the latter added at every time step)."""
     x = np.ascontiguousarray(x)
@@ -49,11 +58,11 @@ def conv1d_forward(x, weight, bias, sample_bias, pad_left, pad_right):
     for j in range(k):
         t0, t1, s = tap_steps(j, length, l_out, pad_left)
         if t0 < t1:
-            add_product(_rows(y, t0, t1), _rows(x, t0 + s, t1 + s), weight[j])
+            add_product_numpy(_rows(y, t0, t1), _rows(x, t0 + s, t1 + s), weight[j])
     return y
 
 
-def conv1d_backward(dy, x, weight, grad_weight, pad_left):
+def conv1d_backward_numpy(dy, x, weight, grad_weight, pad_left):
     """dy: dL/dy (L_out, B, C_out), x: the forward's input -> dL/dx (L, B, C_in) and dL/dbias (C_out,);
     dL/dW is added into `grad_weight` (k, C_in, C_out) in place."""
     dy = np.ascontiguousarray(dy)
@@ -62,7 +71,61 @@ def conv1d_backward(dy, x, weight, grad_weight, pad_left):
     for j in range(weight.shape[0]):
         t0, t1, s = tap_steps(j, x.shape[0], dy.shape[0], pad_left)
         if t0 < t1:
-            add_product(grad_weight[j], _rows(x, t0 + s, t1 + s).T, _rows(dy, t0, t1))  # dL/dW[j] += x^T dy
-            add_product(_rows(dx, t0 + s, t1 + s), _rows(dy, t0, t1), weight[j].T)  # dL/dx += dy W[j]^T
+            add_product_numpy(grad_weight[j], _rows(x, t0 + s, t1 + s).T, _rows(dy, t0, t1))  # dL/dW[j] += x^T dy
+            add_product_numpy(_rows(dx, t0 + s, t1 + s), _rows(dy, t0, t1), weight[j].T)  # dL/dx += dy W[j]^T
     return dx, dy.sum(axis=(0, 1))
     # END ASSIGNMENT
+
+
+@njit(cache=True, nogil=True)
+def _conv1d_forward(x, weight, bias, sample_bias, pad_left, pad_right):
+    (length, batch, c_in), (k, _, c_out) = x.shape, weight.shape
+    l_out = _output_length(length, k, pad_left, pad_right)
+    y = np.empty((l_out * batch, c_out), x.dtype)  # as (L_out * B, C_out) rows: time step t is rows t*B..(t+1)*B-1
+    for row in range(l_out * batch):
+        for o in range(c_out):
+            y[row, o] = bias[o] if sample_bias is None else bias[o] + sample_bias[row % batch, o]
+    x_rows = x.reshape((length * batch, c_in))
+    for j in range(k):
+        t0, t1, s = _tap_steps(j, length, l_out, pad_left)
+        if t0 < t1:
+            add_product_blas(y[t0 * batch : t1 * batch], x_rows[(t0 + s) * batch : (t1 + s) * batch], weight[j])
+    return y.reshape((l_out, batch, c_out))
+
+
+@njit(cache=True, nogil=True)
+def _conv1d_backward(dy, x, weight, grad_weight, pad_left):
+    (length, batch, c_in), (l_out, _, c_out) = x.shape, dy.shape
+    # BEGIN ASSIGNMENT conv1d-backward
+    dx = np.zeros((length * batch, c_in), x.dtype)
+    x_rows, dy_rows = x.reshape((length * batch, c_in)), dy.reshape((l_out * batch, c_out))
+    for j in range(weight.shape[0]):
+        t0, t1, s = _tap_steps(j, length, l_out, pad_left)
+        if t0 < t1:
+            dy_j, x_j = dy_rows[t0 * batch : t1 * batch], x_rows[(t0 + s) * batch : (t1 + s) * batch]
+            add_product_blas(grad_weight[j], x_j.T, dy_j)  # dL/dW[j] += x^T dy
+            add_product_blas(dx[(t0 + s) * batch : (t1 + s) * batch], dy_j, weight[j].T)  # dL/dx += dy W[j]^T
+    dbias = np.zeros(c_out, dy.dtype)
+    for row in range(l_out * batch):
+        for o in range(c_out):
+            dbias[o] += dy_rows[row, o]
+    return dx.reshape((length, batch, c_in)), dbias
+    # END ASSIGNMENT
+
+
+def conv1d_forward_numba(x, weight, bias, sample_bias, pad_left, pad_right):
+    if not gemm_serves(x, weight, bias, *(() if sample_bias is None else (sample_bias,))):
+        return conv1d_forward_numpy(x, weight, bias, sample_bias, pad_left, pad_right)
+    return _conv1d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight), bias,
+                           None if sample_bias is None else np.ascontiguousarray(sample_bias), pad_left, pad_right)
+
+
+def conv1d_backward_numba(dy, x, weight, grad_weight, pad_left):
+    if not (gemm_serves(dy, x, weight, grad_weight) and grad_weight.flags.c_contiguous):
+        return conv1d_backward_numpy(dy, x, weight, grad_weight, pad_left)
+    return _conv1d_backward(np.ascontiguousarray(dy), np.ascontiguousarray(x), np.ascontiguousarray(weight),
+                            grad_weight, pad_left)
+
+
+conv1d_forward = twin(conv1d_forward_numpy, conv1d_forward_numba)
+conv1d_backward = twin(conv1d_backward_numpy, conv1d_backward_numba)

@@ -6,18 +6,19 @@ C = alpha A B + beta C, and with beta = 1 adds the product into C directly. The
 convolution (`conv1d.py`) is a sum of such products, one per tap, each added
 into a block of rows of the output.
 
-NumPy has no public gemm, so the fast copy calls the ``cblas_sgemm`` /
+`add_product_numpy` is the definition. `add_product_blas` is its copy for Numba
+kernels: NumPy has no public gemm, so it calls the ``cblas_sgemm`` /
 ``cblas_dgemm`` of the BLAS that NumPy itself links to, looked up by name
 through NumPy's extension module (``scipy_cblas_sgemm64_`` in NumPy 2's wheels,
-``cblas_sgemm64_`` in NumPy 1's: OpenBLAS with 64-bit integers). It is called
-from a Numba function, which costs well under a microsecond per call and
-releases the GIL (worker threads run side by side). Where NumPy's BLAS has
-neither name (another build of NumPy), for other dtypes, or for operands gemm
-cannot read as they lie, the fast copy does what the NumPy twin does.
+``cblas_sgemm64_`` in NumPy 1's: OpenBLAS with 64-bit integers). From Numba the
+call costs well under a microsecond and releases the GIL (worker threads run
+side by side). A kernel uses it where `gemm_serves` its arrays (NumPy's BLAS has
+the names, and the arrays are all float32 or all float64), and falls back to its
+NumPy twin elsewhere.
 
-Operands: 2-D arrays of one dtype. `a` and `b` each have unit stride along one
-axis (a block of rows of a C-contiguous array, or its transpose); `out` has unit
-stride along its rows.
+Operands of `add_product_blas`: 2-D arrays with unit stride along one axis (a
+block of rows of a C-contiguous array, or its transpose); `out` has unit stride
+along its rows. Anything else (a broadcast or reversed view) raises.
 """
 import ctypes
 import os
@@ -25,8 +26,6 @@ import os
 import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, types
-
-from ..backend import twin
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS's enum values
 _NAMES = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_")  # NumPy's wheels: 64-bit integers, "64_" names
@@ -36,34 +35,14 @@ _SYMBOLS = {dtype: f"minipgd_{letter}gemm" for dtype, letter in _LETTERS.items()
 
 def add_product_numpy(out, a, b):
     """out += a @ b (in place)."""
-    _check(out, a, b)
+    if not (out.ndim == a.ndim == b.ndim == 2 and a.shape[1] == b.shape[0] and out.shape == (a.shape[0], b.shape[1])):
+        raise ValueError(f"add_product: out {out.shape} += a {a.shape} @ b {b.shape} do not fit")
     out += a @ b
 
 
-def add_product_blas(out, a, b):
-    """out += a @ b (in place) in one gemm call."""
-    _check(out, a, b)
-    if _FOUND and out.dtype in _SYMBOLS and a.dtype == b.dtype == out.dtype and _blas_layout(out, a, b):
-        _add_product(out, a, b)
-    else:
-        out += a @ b
-
-
-def _check(out, a, b):
-    if not (out.ndim == a.ndim == b.ndim == 2 and a.shape[1] == b.shape[0] and out.shape == (a.shape[0], b.shape[1])):
-        raise ValueError(f"add_product: out {out.shape} += a {a.shape} @ b {b.shape} do not fit")
-
-
-def _blas_layout(out, a, b):
-    """Whether gemm can read the operands as they lie: each a matrix of rows (or, for `a` and `b`, of columns)
-    with unit stride inside and apart by at least their length (no broadcast or overlapping views)."""
-    def rows(m):
-        return m.strides[1] == m.itemsize and m.strides[0] >= m.itemsize * m.shape[1]
-
-    def columns(m):
-        return m.strides[0] == m.itemsize and m.strides[1] >= m.itemsize * m.shape[0]
-
-    return min(a.size, b.size) > 0 and rows(out) and all(rows(m) or columns(m) for m in (a, b))
+def gemm_serves(*arrays):
+    """Whether `add_product_blas` can take these arrays: NumPy's gemm was found, and they share its dtype."""
+    return _FOUND and arrays[0].dtype in _SYMBOLS and all(a.dtype == arrays[0].dtype for a in arrays)
 
 
 def _find_numpy_gemm():
@@ -95,15 +74,22 @@ _SGEMM, _DGEMM = _gemm(types.float32), _gemm(types.float64)
 
 @njit(cache=True, nogil=True)
 def _operand(m):
-    """(CBLAS transpose flag, leading dimension) of a 2-D array with unit stride along one axis."""
+    """(CBLAS transpose flag, leading dimension) of a 2-D array with unit stride along its rows or columns."""
     item = m.itemsize
     if m.strides[1] == item and m.strides[0] >= item * m.shape[1]:
         return NO_TRANS, max(m.strides[0] // item, 1)
-    return TRANS, max(m.strides[1] // item, 1)
+    if m.strides[0] == item and m.strides[1] >= item * m.shape[0]:
+        return TRANS, max(m.strides[1] // item, 1)
+    raise ValueError("add_product_blas: an operand has no unit stride along its rows or its columns")
 
 
 @njit(cache=True, nogil=True)
-def _add_product(out, a, b):
+def add_product_blas(out, a, b):
+    """out += a @ b (in place) in one gemm call; for float32 or float64 arrays where `gemm_serves` them."""
+    if out.ndim != 2 or a.shape[1] != b.shape[0] or out.shape != (a.shape[0], b.shape[1]):
+        raise ValueError("add_product_blas: out += a @ b do not fit")
+    if out.strides[1] != out.itemsize or out.strides[0] < out.itemsize * out.shape[1]:
+        raise ValueError("add_product_blas: out must have unit stride along its rows")
     trans_a, lda = _operand(a)
     trans_b, ldb = _operand(b)
     m, n, k, ldc = out.shape[0], out.shape[1], a.shape[1], max(out.strides[0] // out.itemsize, 1)
@@ -113,6 +99,3 @@ def _add_product(out, a, b):
     else:
         _DGEMM(ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, a.ctypes.data, lda, b.ctypes.data, ldb, 1.0,
                out.ctypes.data, ldc)
-
-
-add_product = twin(add_product_numpy, add_product_blas)
