@@ -39,7 +39,7 @@ class Assignment:
 ASSIGNMENTS = {
     "conv1d-backward": Assignment(
         "implement the Conv1d backward products, per tap j on shifted blocks of time steps: dL/dW[j] += x^T dy "
-        "and dL/dx += dy W[j]^T (App. A.1)",
+        "and dL/dx += dy W[j]^T, in the NumPy twin and its Numba copy (App. A.1)",
         ("tests/test_gradients.py::test_conv1d",)),
     "group-norm-backward": Assignment(
         "implement GroupNorm's backward pass: dL/dx, dL/dgamma, dL/dbeta (App. A.1, Wu & He 2018)",
