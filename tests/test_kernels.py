@@ -1,5 +1,5 @@
-"""Every fast kernel (Numba; Mish: chunked NumPy; add_product: BLAS from Numba) agrees with its NumPy twin, in float32 and
-float64."""
+"""Every fast kernel (Numba; Mish: chunked NumPy; add_product: BLAS from Numba) agrees with its NumPy twin, in
+float32 and float64."""
 import numpy as np
 import pytest
 
@@ -176,7 +176,8 @@ def test_group_norm_relu_agrees_and_is_relu_of_group_norm(rng, dtype):
     x = rng.standard_normal((3, 5, 8)).astype(dtype)
     gamma, beta = rng.standard_normal(8).astype(dtype), rng.standard_normal(8).astype(dtype)
     dout = rng.standard_normal(x.shape).astype(dtype)
-    ((out_np, m_np, r_np), _), ((out_nb, m_nb, r_nb), _) = both(kernels.group_norm_relu_forward, x, gamma, beta, 2, 1e-6)
+    (fwd_np, _), (fwd_nb, _) = both(kernels.group_norm_relu_forward, x, gamma, beta, 2, 1e-6)
+    (out_np, m_np, r_np), (out_nb, m_nb, r_nb) = fwd_np, fwd_nb
     assert_close((out_np, m_np, r_np), (out_nb, m_nb, r_nb), dtype)
     y, _, _ = kernels.group_norm_forward(x, gamma, beta, 2, 1e-6)
     assert_close(out_np, np.maximum(y, 0), dtype)

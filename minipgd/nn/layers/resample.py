@@ -38,6 +38,6 @@ class NearestUpsample1d(Module):
         return x[self.source]
 
     def backward(self, dy):
-        # every input row was copied to a contiguous, non-empty run of output rows: sum each run
-        starts = np.searchsorted(self.source, np.arange(self.length_in))
-        return np.add.reduceat(dy, starts, axis=0)
+        # every input row was copied to a contiguous run of output rows: sum each run
+        bounds = np.searchsorted(self.source, np.arange(self.length_in + 1))
+        return np.stack([dy[lo:hi].sum(axis=0) for lo, hi in zip(bounds[:-1], bounds[1:])])
