@@ -14,14 +14,16 @@ What is measured, all in one process on the CPU, for every width F:
 2. a training step at batch 16 and at batch 256: forward, MSE against a
    random target, backward and an Adam (lr 2e-3) update;
 3. a forward pass (inference) over 1024 trajectories: minipgd's `predict`, the
-   sampler's call, which takes each worker's part in blocks of 128
+   sampler's call, which takes each worker's part in blocks of 256
    trajectories (`TemporalUNet.predict`).
 
 The contenders are timed in rounds: for each kind of step, a round times every
 contender once, one after the other, and the table gives each contender's median
 time and the median over rounds of its ratio to JAX's time in the same round (this
 machine's speed moves by 10-50 % from minute to minute; within a round all
-contenders share the phase). The contenders are minipgd (NumPy + Numba,
+contenders share the phase). Each contender's timed calls in a round last at
+least a quarter of a second (the same number of calls for all), which averages
+over the machine's faster flips of speed (`calls_per_window`). The contenders are minipgd (NumPy + Numba,
 hand-written backprop) under its thread policy (automatic unless the user chose
 otherwise: BLAS threads on the cores nobody else uses; each step first runs
 for a few seconds after the policy's safe-point call, as in minipgd's loops, so
@@ -65,6 +67,7 @@ PARAMS_AT_F32 = 179_129  # the parameter count the architecture must have at F =
 TOLERANCE = 1e-4  # same-function check: max |difference| / max(1, max |minipgd value|)
 PAUSE_S = 0.2  # between contenders in a round: OpenBLAS's and XLA's idle threads stop spinning by then
 WARM_UP_S = 0.1  # then untimed calls for this long before each contender's timed calls (`warm_up`)
+WINDOW_S = 0.25  # each contender's timed calls in a round last at least this long (`calls_per_window`)
 
 
 # ----------------------------------------------------------------------------- architecture arithmetic
@@ -223,7 +226,7 @@ def parse_args():
     parser.add_argument("--features", type=int, nargs="+", default=[32, 64, 128],
                         help="base widths F of the U-Net to measure (default 32 64 128)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per measurement (default 7)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 repeats, short inner loops")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 repeats, short timed windows")
     return parser.parse_args()
 
 
@@ -279,20 +282,29 @@ def warm_up(time_calls):
         time_calls(1)
 
 
-def measure_in_rounds(benches, rng, repeats, train_inner):
+def calls_per_window(timers, window_s):
+    """Calls per timed window, the same for every contender: enough that the fastest one's last at least
+    `window_s`. This machine's speed flips by ~30 % from one tenth of a second to the next (a U-Net train step
+    at batch 16 timed in a loop, in eighths of a second: 2.3 ms, then 3.0, then 2.3); a window of a few calls
+    catches one phase, a quarter-second window averages over several."""
+    fastest = min(time_calls(1) for time_calls in timers)
+    return max(1, int(np.ceil(window_s / fastest)))
+
+
+def measure_in_rounds(benches, rng, repeats, window_s):
     """{contender: {kind: [ms per round]}}. For each kind of step, every round times each contender once, one
     after the other: this machine's speed moves by 10-50 % from minute to minute, and in a round all contenders
     share the phase, so each round gives a fair ratio. Between contenders, a short pause (the last one's
     spinning threads go to sleep) and a tenth of a second of untimed calls (`warm_up`): each is timed in its
     steady state, as in a loop."""
-    cases = [(f"train {batch}", random_batch(rng, batch), max(1, train_inner * TRAIN_BATCHES[0] // batch))
-             for batch in TRAIN_BATCHES]
-    cases.append(("forward", random_batch(rng, FORWARD_BATCH), 1))
-    times = {bench.name: {kind: [] for kind, _, _ in cases} for bench in benches}
-    for kind, arrays, calls in cases:
+    cases = [(f"train {batch}", random_batch(rng, batch)) for batch in TRAIN_BATCHES]
+    cases.append(("forward", random_batch(rng, FORWARD_BATCH)))
+    times = {bench.name: {kind: [] for kind, _ in cases} for bench in benches}
+    for kind, arrays in cases:
         timers = [timer(bench, kind, arrays) for bench in benches]
         for time_calls in timers:
             time_calls(3)  # warm-up: compilation, caches
+        calls = calls_per_window(timers, window_s)
         print(f"timing {kind}: {repeats} rounds of {calls} call(s) per contender", flush=True)
         for _ in range(repeats):
             for bench, time_calls in zip(benches, timers):
@@ -324,7 +336,7 @@ def print_table(features, rounds, flops, peak):
 
 def main():
     args = parse_args()
-    repeats, train_inner, peak_n = (2, 2, 1024) if args.quick else (args.repeats, 10, 2048)
+    repeats, window_s, peak_n = (2, 0.02, 1024) if args.quick else (args.repeats, WINDOW_S, 2048)
     workers = os.cpu_count() or 1
     print(f"CPU: {cpu_name()}, {workers} cores; U-Net C={IN_CHANNELS} H={HORIZON} levels={N_LEVELS}")
     print_blas_info()
@@ -368,7 +380,7 @@ def main():
                 sys.exit(1)
 
         with minipgd_thread_scope():  # PyTorch and XLA keep their own thread pools inside it
-            tables.append((features, measure_in_rounds(minipgd_benches + others, rng, repeats, train_inner), flops))
+            tables.append((features, measure_in_rounds(minipgd_benches + others, rng, repeats, window_s), flops))
 
     print()
     for features, rounds, flops in tables:
