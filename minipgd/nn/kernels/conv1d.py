@@ -95,7 +95,6 @@ def _conv1d_forward(x, weight, bias, sample_bias, pad_left, pad_right):
 
 @njit(cache=True, nogil=True)
 def _conv1d_backward(dy, x, weight, grad_weight, pad_left):
-    """-> dL/dx; dL/dW is added into `grad_weight` (dL/dbias is NumPy's sum, in the caller)."""
     (length, batch, c_in), (l_out, _, c_out) = x.shape, dy.shape
     # BEGIN ASSIGNMENT conv1d-backward
     dx = np.zeros((length * batch, c_in), x.dtype)
@@ -106,7 +105,11 @@ def _conv1d_backward(dy, x, weight, grad_weight, pad_left):
             dy_j, x_j = dy_rows[t0 * batch : t1 * batch], x_rows[(t0 + s) * batch : (t1 + s) * batch]
             add_product_blas(grad_weight[j], x_j.T, dy_j)  # dL/dW[j] += x^T dy
             add_product_blas(dx[(t0 + s) * batch : (t1 + s) * batch], dy_j, weight[j].T)  # dL/dx += dy W[j]^T
-    return dx.reshape((length, batch, c_in))
+    dbias = np.zeros(c_out, dy.dtype)
+    for row in range(l_out * batch):
+        for o in range(c_out):
+            dbias[o] += dy_rows[row, o]
+    return dx.reshape((length, batch, c_in)), dbias
     # END ASSIGNMENT
 
 
@@ -120,9 +123,8 @@ def conv1d_forward_numba(x, weight, bias, sample_bias, pad_left, pad_right):
 def conv1d_backward_numba(dy, x, weight, grad_weight, pad_left):
     if not (gemm_serves(dy, x, weight, grad_weight) and grad_weight.flags.c_contiguous):
         return conv1d_backward_numpy(dy, x, weight, grad_weight, pad_left)
-    dy = np.ascontiguousarray(dy)
-    dx = _conv1d_backward(dy, np.ascontiguousarray(x), np.ascontiguousarray(weight), grad_weight, pad_left)
-    return dx, dy.sum(axis=(0, 1))  # NumPy's sum, as in the twin: the same rounding
+    return _conv1d_backward(np.ascontiguousarray(dy), np.ascontiguousarray(x), np.ascontiguousarray(weight),
+                            grad_weight, pad_left)
 
 
 conv1d_forward = twin(conv1d_forward_numpy, conv1d_forward_numba)
