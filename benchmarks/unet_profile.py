@@ -9,7 +9,7 @@ counted in "Conv1d"); "other" is what the U-Net does between layers (concatenati
 transposes, Python). GroupNorm includes the ReLU fused into it (the Identity
 "activation" after it costs a call). Measured for the batch-16 train step, the
 batch-1024 forward pass and the same batch through `predict` (the sampler's
-inference path, in blocks of 128 trajectories), with one BLAS thread by default
+inference path, in blocks of `ROWS_PER_BLOCK` = 256 trajectories), with one BLAS thread by default
 (`OPENBLAS_NUM_THREADS` as you set it otherwise).
 """
 import argparse
