@@ -114,6 +114,7 @@ def _conv1d_backward(dy, x, weight, grad_weight, pad_left):
 
 
 def conv1d_forward_numba(x, weight, bias, sample_bias, pad_left, pad_right):
+    """The compiled loop where NumPy's gemm serves the arrays' dtype (float32, float64), else the NumPy twin."""
     if not gemm_serves(x, weight, bias, *(() if sample_bias is None else (sample_bias,))):
         return conv1d_forward_numpy(x, weight, bias, sample_bias, pad_left, pad_right)
     return _conv1d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight), bias,
@@ -121,6 +122,8 @@ def conv1d_forward_numba(x, weight, bias, sample_bias, pad_left, pad_right):
 
 
 def conv1d_backward_numba(dy, x, weight, grad_weight, pad_left):
+    """The compiled loop where NumPy's gemm serves the arrays' dtype and can add into `grad_weight` as it lies,
+    else the NumPy twin."""
     if not (gemm_serves(dy, x, weight, grad_weight) and grad_weight.flags.c_contiguous):
         return conv1d_backward_numpy(dy, x, weight, grad_weight, pad_left)
     return _conv1d_backward(np.ascontiguousarray(dy), np.ascontiguousarray(x), np.ascontiguousarray(weight),
