@@ -154,7 +154,7 @@ def test_conv1d_fast_copy_on_views_without_sample_bias_and_other_dtypes(rng):
         grads = [np.zeros(w.shape, dtype) for _ in range(2)]
         back = [fn(dy.astype(dtype), args[0], args[1], g, 1) for fn, g in
                 zip((kernels.conv1d_backward.numpy, kernels.conv1d_backward.numba), grads)]
-        for ours, theirs in ((y_np, y_nb), (back[0][0], back[1][0]), (back[0][1], back[1][1]), *[grads]):
+        for ours, theirs in ((y_np, y_nb), (back[0][0], back[1][0]), (back[0][1], back[1][1]), tuple(grads)):
             assert ours.dtype == theirs.dtype == dtype
             np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
 

@@ -39,12 +39,13 @@ def tap_steps(j, length, l_out, pad_left):
     return max(0, -s), min(l_out, length - s), s
 
 
-_output_length, _tap_steps = njit(cache=True)(output_length), njit(cache=True)(tap_steps)  # for the Numba copies
-
-
 def _rows(a, t0, t1):
     """Time steps t0..t1-1 of a time-major (L, B, C) array as a (rows, C) matrix (a view)."""
     return a[t0:t1].reshape(-1, a.shape[2])
+
+
+# the same helpers compiled, for the Numba copies
+_output_length, _tap_steps, _rows_of = (njit(cache=True)(f) for f in (output_length, tap_steps, _rows))
 
 
 def conv1d_forward_numpy(x, weight, bias, sample_bias, pad_left, pad_right):
@@ -79,43 +80,40 @@ def conv1d_backward_numpy(dy, x, weight, grad_weight, pad_left):
 
 @njit(cache=True, nogil=True)
 def _conv1d_forward(x, weight, bias, sample_bias, pad_left, pad_right):
-    (length, batch, c_in), (k, _, c_out) = x.shape, weight.shape
+    (length, batch, _), (k, _, c_out) = x.shape, weight.shape
     l_out = _output_length(length, k, pad_left, pad_right)
-    y = np.empty((l_out * batch, c_out), x.dtype)  # as (L_out * B, C_out) rows: time step t is rows t*B..(t+1)*B-1
-    for row in range(l_out * batch):
-        for o in range(c_out):
-            y[row, o] = bias[o] if sample_bias is None else bias[o] + sample_bias[row % batch, o]
-    x_rows = x.reshape((length * batch, c_in))
+    y = np.empty((l_out, batch, c_out), x.dtype)
+    for t in range(l_out):
+        for b in range(batch):
+            for o in range(c_out):
+                y[t, b, o] = bias[o] if sample_bias is None else bias[o] + sample_bias[b, o]
     for j in range(k):
         t0, t1, s = _tap_steps(j, length, l_out, pad_left)
         if t0 < t1:
-            add_product_blas(y[t0 * batch : t1 * batch], x_rows[(t0 + s) * batch : (t1 + s) * batch], weight[j])
-    return y.reshape((l_out, batch, c_out))
+            add_product_blas(_rows_of(y, t0, t1), _rows_of(x, t0 + s, t1 + s), weight[j])
+    return y
 
 
 @njit(cache=True, nogil=True)
 def _conv1d_backward(dy, x, weight, grad_weight, pad_left):
-    (length, batch, c_in), (l_out, _, c_out) = x.shape, dy.shape
     # BEGIN ASSIGNMENT conv1d-backward
-    dx = np.zeros((length * batch, c_in), x.dtype)
-    x_rows, dy_rows = x.reshape((length * batch, c_in)), dy.reshape((l_out * batch, c_out))
+    dx = np.zeros(x.shape, x.dtype)
     for j in range(weight.shape[0]):
-        t0, t1, s = _tap_steps(j, length, l_out, pad_left)
+        t0, t1, s = _tap_steps(j, x.shape[0], dy.shape[0], pad_left)
         if t0 < t1:
-            dy_j, x_j = dy_rows[t0 * batch : t1 * batch], x_rows[(t0 + s) * batch : (t1 + s) * batch]
-            add_product_blas(grad_weight[j], x_j.T, dy_j)  # dL/dW[j] += x^T dy
-            add_product_blas(dx[(t0 + s) * batch : (t1 + s) * batch], dy_j, weight[j].T)  # dL/dx += dy W[j]^T
-    dbias = np.zeros(c_out, dy.dtype)
-    for row in range(l_out * batch):
-        for o in range(c_out):
-            dbias[o] += dy_rows[row, o]
-    return dx.reshape((length, batch, c_in)), dbias
+            add_product_blas(grad_weight[j], _rows_of(x, t0 + s, t1 + s).T, _rows_of(dy, t0, t1))  # dL/dW[j] += x^T dy
+            add_product_blas(_rows_of(dx, t0 + s, t1 + s), _rows_of(dy, t0, t1), weight[j].T)  # dL/dx += dy W[j]^T
+    dbias = np.zeros(dy.shape[2], dy.dtype)  # the sum over all rows, in row order (as NumPy's dy.sum(axis=(0, 1)))
+    for t in range(dy.shape[0]):
+        for b in range(dy.shape[1]):
+            dbias += dy[t, b]
+    return dx, dbias
     # END ASSIGNMENT
 
 
 def conv1d_forward_numba(x, weight, bias, sample_bias, pad_left, pad_right):
     """The compiled loop where NumPy's gemm serves the arrays' dtype (float32, float64), else the NumPy twin."""
-    if not gemm_serves(x, weight, bias, *(() if sample_bias is None else (sample_bias,))):
+    if not gemm_serves(*(a for a in (x, weight, bias, sample_bias) if a is not None)):
         return conv1d_forward_numpy(x, weight, bias, sample_bias, pad_left, pad_right)
     return _conv1d_forward(np.ascontiguousarray(x), np.ascontiguousarray(weight), bias,
                            None if sample_bias is None else np.ascontiguousarray(sample_bias), pad_left, pad_right)
