@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from minipgd.nn.threads import adapt_threads  # the safe-point call of minipgd's long loops
+    from minipgd.runtime.threads import adapt_threads  # the safe-point call of minipgd's long loops
 except ImportError:  # a checkout from before the automatic thread policy
     def adapt_threads(site, split=False):
         pass
@@ -37,7 +37,7 @@ def same_function(what, value, ref, tolerance):
 def minipgd_thread_scope():
     """minipgd's thread policy (automatic unless the user chose), if this checkout has it."""
     try:
-        from minipgd.nn.threads import thread_policy
+        from minipgd.runtime.threads import thread_policy
     except ImportError:
         import contextlib
 

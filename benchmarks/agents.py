@@ -66,7 +66,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _common import adapt_threads, minipgd_thread_scope, same_function as report, settle  # noqa: E402  (benchmarks/)
-from minipgd.nn.threads import blas_thread_count, blas_threads  # noqa: E402
+from minipgd.runtime.threads import blas_threads  # noqa: E402
+from minipgd.runtime.openblas import blas_thread_count  # noqa: E402
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
 from minipgd.rl.td3 import TD3, TD3Config  # noqa: E402
 

@@ -130,7 +130,7 @@ def timed_run(argv, cwd, env):
 def machine_lines():
     import numpy as np
 
-    from minipgd.nn.threads import openblas_libraries
+    from minipgd.runtime.openblas import openblas_libraries
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     blas = ", ".join(f"{Path(lib.path).name} ({lib.threads} threads by default)" for lib in openblas_libraries())

@@ -5,7 +5,7 @@ Run from the repository root:
     python benchmarks/pinning.py             # alone, then beside 2 CPU-bound processes
     python benchmarks/pinning.py --quick     # a smoke run
 
-minipgd's own parallelism is blocking worker threads (`minipgd/nn/threads.py`).
+minipgd's own parallelism is blocking worker threads (`minipgd/runtime/workers.py`).
 A region lasting several milliseconds (the U-Net's forward pass over a chunk of
 512 trajectories split in two, guidance's policy over 8,192 states) gains from
 them. This script measures a *short* region, the natural candidate left: the
@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _common import cpu_name  # noqa: E402  (benchmarks/, the script's own folder)
-from minipgd.nn.threads import blas_threads  # noqa: E402
+from minipgd.runtime.threads import blas_threads  # noqa: E402
 from minipgd.rl.td3 import TD3, TD3Config, critic_step  # noqa: E402
 
 BATCH, OBS_DIM, ACT_DIM = 256, 17, 6

@@ -6,9 +6,9 @@ Measures the preset's U-Net (random weights, hopper-sized: 16 channels) per
 trajectory and network call when sampling, and TD3+BC and IQL updates per
 second (batch 256, 256-256 networks), all on one BLAS thread, the process pinned
 to one core (the sampler would otherwise share its chunks over worker threads on
-every core); then counts the
-preset's generations (every agent run on synthetic data generates once per
-epoch; a Heun step is two network calls, the last one), updates and models.
+every core); then counts the preset's generations (the pooled unguided ones,
+sampled once per model, and every guided run's own, one per epoch after the
+first; a Heun step is two network calls, the last one), updates and models.
 The model training time is an input (`--model-minutes`, default: the ~42
 CPU-minutes Section 5.3's units recorded for the CPU default model).
 """
@@ -80,7 +80,8 @@ def main():
     generation_min = call * a2.n_trajectories * (2 * a2.sampler_steps - 1) / 60
     updates = a2.n_epochs * a2.steps_per_epoch
     runs = config.runs()
-    generations = sum(a2.n_epochs for _, source, _, _ in runs if source != "real")
+    own = sum(a2.n_epochs - 1 for _, source, _, _ in runs if source in ("guided", "auto"))
+    generations = len(config.pools()) + own
     parts = {"generation": generations * generation_min,
              "agent updates": sum(updates / rates[agent] / 60 for agent, _, _, _ in runs),
              "models": len(config.models()) * args.model_minutes}
@@ -92,7 +93,8 @@ def main():
         print(f"  {name}: {minutes / 60:.1f} CPU-hours")
     total = sum(parts.values()) / 60
     print(f"  total: {total:.0f} CPU-hours, {total / 2:.0f} hours with --jobs 2 on 2 cores "
-          f"({len(runs)} agent runs, {generations} generations, {len(config.models())} models)")
+          f"({len(runs)} agent runs, {generations} generations: {len(config.pools())} pooled, {own} guided; "
+          f"{len(config.models())} models)")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from _common import adapt_threads, cpu_name, minipgd_thread_scope, same_function, settle  # noqa: E402  (benchmarks/)
-from minipgd.nn.threads import available_cores, blas_thread_count, blas_threads  # noqa: E402
+from minipgd.runtime.threads import available_cores, blas_threads  # noqa: E402
+from minipgd.runtime.openblas import blas_thread_count  # noqa: E402
 from minipgd.nn.optim import Adam  # noqa: E402
 from minipgd.nn.unet import TemporalUNet, UNetConfig  # noqa: E402
 

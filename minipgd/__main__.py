@@ -6,7 +6,7 @@ with --force, and its folder must take new files. A run checkpoint (train-agent
 --checkpoint, train-diffusion's run state) is resumed when it was made from the
 same data and settings and refused otherwise; --force starts the run over.
 Ctrl-C ends a command with one line saying how to go on (exit status 130).
-Every command runs under minipgd's thread policy (`minipgd/nn/threads.py`): BLAS
+Every command runs under minipgd's thread policy (`minipgd/runtime/threads.py`): BLAS
 threads on the cores no other process is using, re-chosen at most once a second,
 unless MINIPGD_THREADS=N (or =default), OPENBLAS_NUM_THREADS or OMP_NUM_THREADS
 says otherwise.
@@ -30,7 +30,7 @@ from .experiments.report import write_report
 from .experiments.units import load_results
 from .nn import UNetConfig
 from .nn.checkpoint import check_output, check_writable, load_checkpoint
-from .nn.threads import thread_policy
+from .runtime.threads import thread_policy
 from .nn.unet import ACTIVATIONS
 from .recipes.behavior import ACTOR_HIDDEN, POLICY_DIR, train_behavior
 from .recipes.collect import TRANSITIONS, collect_dataset
@@ -254,15 +254,18 @@ def _fidelity(args, work, frontier_png, table_md):
 
 
 def _table2(args, work, curves_png, table_md):
-    from .experiments.table2 import run_table2
+    from .experiments.table2 import PRESETS, model_unit_name, run_table2
     from .experiments.table2_report import table2_report, plot_learning_curves
 
     started = time.perf_counter()
     config, results_dir, results = _unit_results(args, work, run_table2)
     curves_png.parent.mkdir(parents=True, exist_ok=True)
     plot_learning_curves(results, config, curves_png)
+    reference = PRESETS["paper-scale"].models() if _preset(args) in ("headline", "mujoco") else []
+    reference = load_results(results_dir.parent / "paper-scale", [model_unit_name(*m) for m in reference
+                                                                  if m[0] in config.datasets]).values()
     text = table2_report(results, config, _preset(args), args.command_line, results_dir.as_posix(),
-                         (time.perf_counter() - started) / 60)
+                         (time.perf_counter() - started) / 60, reference=list(reference))
     write_report(table_md, text)
     print(text)
     print(f"wrote {curves_png} and {table_md}")
@@ -456,7 +459,8 @@ def build_parser():
     experiment.add_argument("--results", default="results", help="where the markdown table goes")
     experiment.add_argument("--smoke", action="store_true", help="a smoke run of the whole pipeline in seconds")
     experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="units run at once")
-    experiment.add_argument("--preset", default=TABLE2_DEFAULT_PRESET, choices=["miniature", "paper-scale"],
+    experiment.add_argument("--preset", default=TABLE2_DEFAULT_PRESET,
+                            choices=["miniature", "paper-scale", "headline", "mujoco"],
                             help="table2: the sweep's sizes (results in RESULTS/table2/PRESET/)")
     experiment.add_argument("--unit", action="append",
                             help="run only this unit (repeatable; default: every unit without a result file in "

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from minipgd.nn.backend import use_backend
-from minipgd.nn.threads import AUTO, blas_threads, policy_threads, thread_policy
+from minipgd.runtime.threads import AUTO, blas_threads, policy_threads, thread_policy
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -56,6 +56,35 @@ def test_algorithm2_runs(setup, rng, source, generation):
             assert in_use[0] < in_use[1] < in_use[2]
 
 
+@pytest.mark.parametrize("source", ["unguided", "guided"])
+def test_a_run_takes_its_unguided_generations_from_the_pool(setup, source):
+    """An unguided run reads every generation from the pool, a guided run its first; the rest it samples."""
+    model, real = setup
+    pool = [{k: np.full_like(v[:40], 10 + g) for k, v in real.items()} for g in range(3)]  # marked: reward 10 + g
+    trained, generations, lines, rewards = agent(np.random.default_rng(0)), [], [], []
+    update = trained.update
+
+    def recording_update(batch, rng):  # the synthetic part of every batch: its first 28 transitions
+        rewards.append(set(np.unique(batch["rewards"][:28]).tolist()))
+        update(batch, rng)
+
+    trained.update = recording_update
+    train_agent(trained, real, tiny(source=source), np.random.default_rng(0), model=model, evaluate=lambda: 0.0,
+                log=lines.append, generations=generations, pool=pool)
+    pooled = [g["pooled"] for g in generations]
+    assert pooled == ([True] * 3 if source == "unguided" else [True, False, False])
+    assert [g["lambda"] for g in generations] == ([0.0] * 3 if source == "unguided" else [0.0, 1.0, 1.0])
+    per_epoch = [set().union(*rewards[6 * e:6 * (e + 1)]) for e in range(3)]  # 6 updates per epoch
+    assert per_epoch[0] == {10.0} and "took the pooled" in lines[0]
+    assert (per_epoch[1] == {11.0}) == (per_epoch[2] == {12.0}) == (source == "unguided")
+
+
+def test_a_pool_too_small_for_the_run_is_refused_before_training(setup, rng):
+    model, real = setup
+    with pytest.raises(ValueError, match="takes 3 unguided generation.* which holds 1"):
+        train_agent(agent(rng), real, tiny(source="unguided"), rng, model=model, pool=[real])
+
+
 def test_batches_mix_synthetic_and_real(setup, rng):
     _, real = setup
     synthetic = {k: np.full_like(v, 7) for k, v in real.items()}

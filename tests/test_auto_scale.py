@@ -73,11 +73,12 @@ def test_a_bad_grid_is_refused():
 
 def test_auto_in_algorithm2_logs_and_returns_each_chosen_lambda(setup, rng):  # noqa: F811
     model, real = setup
-    lines, scales = [], []
+    lines, generations = [], []
     train_agent(agent(rng), real, tiny(guidance_scale="auto"), rng, model=model, evaluate=lambda: 0.0,
-                log=lines.append, scales=scales)
+                log=lines.append, generations=generations)
     generated = [line for line in lines if line.startswith("epoch")]
-    assert "auto" not in generated[0]  # the first generation is unguided
+    assert "auto" not in generated[0] and generations[0]["lambda"] == 0.0  # the first generation is unguided
+    scales = [g["lambda"] for g in generations[1:]]
     assert len(scales) == 2 and all(scale in GRID for scale in scales)
     for line, scale in zip(generated[1:], scales):
         assert f"(λ = {scale}, auto: target log π " in line and "probes 0: " in line

@@ -1,4 +1,4 @@
-"""Layers only point down: nn at the bottom, glue (recipes, experiments, the CLI) on top.
+"""Layers only point down: runtime (threads) under nn at the bottom, glue (recipes, experiments, the CLI) on top.
 
 Each package may import itself and the packages listed for it, nothing else from
 minipgd; the README draws the same diagram. The checker reads every module's
@@ -10,15 +10,16 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "minipgd"
 BELOW = {
-    "nn": set(),
-    "envs": {"nn"},
-    "diffusion": {"nn"},
-    "world_models": {"nn"},
-    "rl": {"nn", "diffusion"},
-    "analysis": {"nn", "envs", "diffusion", "rl"},
-    "recipes": {"nn", "envs", "rl"},
-    "experiments": {"nn", "envs", "diffusion", "world_models", "rl", "analysis", "recipes"},
-    "__main__": {"nn", "envs", "diffusion", "world_models", "rl", "analysis", "recipes", "experiments"},
+    "runtime": set(),  # threads and load: how fast, never what is computed
+    "nn": {"runtime"},
+    "envs": {"runtime", "nn"},
+    "diffusion": {"runtime", "nn"},
+    "world_models": {"runtime", "nn"},
+    "rl": {"runtime", "nn", "diffusion"},
+    "analysis": {"runtime", "nn", "envs", "diffusion", "rl"},
+    "recipes": {"runtime", "nn", "envs", "rl"},
+    "experiments": {"runtime", "nn", "envs", "diffusion", "world_models", "rl", "analysis", "recipes"},
+    "__main__": {"runtime", "nn", "envs", "diffusion", "world_models", "rl", "analysis", "recipes", "experiments"},
     "assignments": set(),
     "__init__": set(),
 }
@@ -83,10 +84,10 @@ def test_the_checker_names_an_upward_import(tmp_path):
     registry.write_text("\n".join(lines + ["from ..rl.td3 import TD3  # an upward import"]) + "\n")
     diffusion = copy / "diffusion" / "model.py"
     diffusion.write_text(diffusion.read_text() + "import minipgd.envs.dataset\n")
-    violations = layering_violations(copy)
+    violations, last = layering_violations(copy), len(diffusion.read_text().splitlines())
     assert violations == [
-        f"minipgd/diffusion/model.py:{len(diffusion.read_text().splitlines())} imports envs (diffusion may import nn)",
-        f"minipgd/envs/registry.py:{len(lines) + 1} imports rl (envs may import nn)",
+        f"minipgd/diffusion/model.py:{last} imports envs (diffusion may import nn, runtime)",
+        f"minipgd/envs/registry.py:{len(lines) + 1} imports rl (envs may import nn, runtime)",
     ]
 
 

@@ -51,15 +51,15 @@ def test_non_finite_policy_output_is_rejected():
 def test_many_states_are_split_over_workers_with_the_same_result(monkeypatch):
     """Guidance's B x H states go through the actor in parts, side by side, each part in blocks: the same means
     as one pass of the actor over all of them."""
-    from minipgd.nn import threads
+    from minipgd.runtime import workers
     from minipgd.rl.policy import MIN_STATES_PER_WORKER, STATES_PER_BLOCK
     from minipgd.rl.td3 import TD3, TD3Config
 
     agent = TD3(5, 2, np.random.default_rng(0), TD3Config(hidden=(32, 32), alpha=2.5))
     states = np.random.default_rng(1).standard_normal((2 * MIN_STATES_PER_WORKER + 3, 5))
-    monkeypatch.setattr(threads, "parallel_workers", lambda: 1)
+    monkeypatch.setattr(workers, "parallel_workers", lambda: 1)
     whole = agent.policy().mean_std(states)
-    monkeypatch.setattr(threads, "parallel_workers", lambda: 2)
+    monkeypatch.setattr(workers, "parallel_workers", lambda: 2)
     split = agent.policy().mean_std(states)
     for a, b in zip(whole, split):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

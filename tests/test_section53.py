@@ -1,5 +1,4 @@
 """The Section 5.3 pipeline end to end in its tiny configuration: unit files, figures, table, cached models."""
-import json
 
 import numpy as np
 import pytest

@@ -23,23 +23,36 @@ def smoke_sweep(tmp_path_factory):
 def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
     root, _ = smoke_sweep
     config, results = Table2Config.smoke(), root / "res" / "table2" / "smoke"
-    assert config.unit_names()[0] == "model-maze2d-umaze-seed0" and len(config.unit_names()) == 1 + 2 * 4
-    for unit in config.unit_names():
+    units = config.unit_names()
+    assert units[:3] == ["model-maze2d-umaze-seed0", "pool-g0-maze2d-umaze-seed0", "pool-g1-maze2d-umaze-seed0"]
+    assert len(units) == 1 + 2 + 2 * 4  # a model, its two pooled generations (2 epochs), 2 agents x 4 sources
+    pools = {}
+    for unit in units:
         result = json.loads(open(result_path(results, unit)).read())
-        assert result["unit"] == unit and result["versions"]["numpy"] and result["data"]["recipe"] == "waypoints"
+        assert result["unit"] == unit and result["versions"]["numpy"]
+        if result["kind"] == "pool":  # sampled once, read by every run that needs it
+            assert result["transitions"] > 0 and result["settings"]["generation"] == int(unit[len("pool-g")])
+            pools[result["settings"]["generation"]] = result["fingerprint"]
+            continue
+        assert result["data"]["recipe"] == "waypoints"
         assert result["data"]["n_episodes"] > 0 and result["data"]["transitions"] == config.transitions
         if result["kind"] == "model":
             assert np.isfinite(result["dynamics_mse"]) and result["training"]["cpu"] > 0
+            assert set(result["dynamics_mse_by_sampler_steps"]) == {"3", "32", "64", "256"}
             continue
         assert np.isfinite(result["final_score"]) and len(result["history"]) == 2  # the learning curve
         parts = result["seconds_by_part"]  # where the run's time went
         assert parts["generation"] + parts["updates"] + parts["evaluation"] <= parts["total"] <= result["seconds"]
         assert len(result["guidance_scales"]) == (1 if result["source"] in ("guided", "auto") else 0)
+        read = [p["fingerprint"] for p in result["pooled_generations"]]
+        assert read == {"real": [], "unguided": [pools[0], pools[1]]}.get(result["source"], [pools[0]])
+        assert [g["pooled"] for g in result["generations"]] == [True] * len(read) + [False] * (2 - len(read)) * (
+            result["source"] != "real")
         if result["source"] == "auto":  # the λ of its one guided generation (the first is unguided)
             assert result["algorithm2"]["guidance_scale"] == "auto" and result["guidance_scales"][0] >= 0
     assert not list((root / "work" / "runs").iterdir())  # the run states are removed once the results are written
     table = (root / "res" / "table2-smoke.md").read_text()
-    assert "python -m minipgd experiment table2 --smoke" in table and "9 of 9 unit results" in table
+    assert "python -m minipgd experiment table2 --smoke" in table and "11 of 11 unit results" in table
     assert "| maze2d-umaze |" in table and "76.2 ± 17.4" in table  # ours, then the paper's row
     assert "relative to the mean state variance" in table and "λ automatic guidance chose" in table
     assert (root / "fig" / "table2-smoke_curves.png").stat().st_size > 0
@@ -49,14 +62,14 @@ def test_rerun_redoes_nothing_and_an_interrupted_sweep_redoes_only_what_is_missi
     root, _ = smoke_sweep
     config, results, lines = Table2Config.smoke(), root / "res" / "table2" / "smoke", []
     run_table2(root / "work", results, config, log=lines.append)
-    assert lines == [f"9 of 9 units have results in {results}; running 0"]
+    assert lines == [f"11 of 11 units have results in {results}; running 0"]
     lost = result_path(results, "iql-guided-maze2d-umaze-seed0")
     before = json.loads(open(lost).read())
     os.remove(lost)
     os.remove(model_path(root / "work", "maze2d-umaze", 0))  # as on another machine: the model is not there
     lines.clear()
     run_table2(root / "work", results, config, jobs=2, log=lines.append)  # worker processes, each under the policy
-    assert lines[0] == f"8 of 9 units have results in {results}; running 1"
+    assert lines[0] == f"10 of 11 units have results in {results}; running 1"
     assert lines[1].startswith("trained the model of maze2d-umaze seed 0")  # retrained: the unit needs it
     after = json.loads(open(lost).read())
     assert after["history"] == before["history"]  # same seed, same run, also in another process
@@ -71,13 +84,14 @@ def test_one_unit_runs_by_name_and_the_report_comes_from_the_files_alone(smoke_s
     assert capsys.readouterr().out.split() == Table2Config.smoke().unit_names()
     main(argv + ["--report-only", "--force", "--work-dir", str(root / "empty")])
     assert not (root / "empty").exists()  # nothing ran
-    assert "9 of 9 unit results" in (root / "res" / "table2-smoke.md").read_text()
+    assert "11 of 11 unit results" in (root / "res" / "table2-smoke.md").read_text()
 
 
 def test_unit_names_parse_back():
     config = PRESETS["paper-scale"]
-    assert len(config.unit_names()) == 5 * 4 + 5 * 4 * 2 * 4
+    assert len(config.unit_names()) == 5 * 4 + 5 * 4 * 4 + 5 * 4 * 2 * 4  # models, pooled generations, agent runs
     assert parse_unit("model-hopper-medium-replay-seed3") == ("model", ("hopper-medium-replay", 3))
+    assert parse_unit("pool-g2-maze2d-umaze-seed1") == ("pool", ("maze2d-umaze", 1, 2))
     assert parse_unit("td3bc-auto-hopper-medium-replay-seed2") == ("agent",
                                                                    ("td3bc", "auto", "hopper-medium-replay", 2))
     assert config.agent_config("auto").guidance_scale == "auto" and config.agent_config("auto").source == "guided"

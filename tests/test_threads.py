@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minipgd.nn import threads
-from minipgd.nn.load import CoreLoad
-from minipgd.nn.threads import (AutomaticThreads, adapt_threads, automatic_threads, blas_threads, free_cores,
-                                openblas_libraries, policy_threads, thread_policy, under_thread_policy)
+from minipgd.runtime import threads
+from minipgd.runtime.load import CoreLoad
+from minipgd.runtime import openblas, workers
+from minipgd.runtime.openblas import openblas_libraries
+from minipgd.runtime.threads import (AutomaticThreads, adapt_threads, automatic_threads, blas_threads, free_cores,
+                                     policy_threads, thread_policy, under_thread_policy)
 from minipgd.nn.unet import TemporalUNet, UNetConfig
 from minipgd.rl.iql import IQL
 from minipgd.rl.td3 import TD3
@@ -107,7 +109,7 @@ def test_without_openblas_nothing_happens(tmp_path, monkeypatch):
                     "7f0000002000-7f0000003000 r-xp 00000000 08:01 43   /nowhere/libopenblas.so.0\n")
     assert openblas_libraries(str(maps)) == []  # not loaded here: never loaded by us either
     assert openblas_libraries(str(tmp_path / "no-such-file")) == []  # not Linux
-    monkeypatch.setattr(threads, "openblas_libraries", lambda: [])
+    monkeypatch.setattr(openblas, "openblas_libraries", lambda: [])
     with blas_threads(1), thread_policy():
         pass
 
@@ -126,7 +128,8 @@ def test_decorated_entry_points_apply_the_policy_unless_a_scope_is_open():
     default again."""
     out = _fresh_process(
         "import json, numpy\n"
-        "from minipgd.nn.threads import blas_threads, openblas_libraries, under_thread_policy\n"
+        "from minipgd.runtime.openblas import openblas_libraries\n"
+        "from minipgd.runtime.threads import blas_threads, under_thread_policy\n"
         "counts = lambda: sorted({library.threads for library in openblas_libraries()})\n"
         "work = under_thread_policy(counts)\n"
         "before = counts()\n"
@@ -139,7 +142,7 @@ def test_decorated_entry_points_apply_the_policy_unless_a_scope_is_open():
 def test_importing_changes_nothing():
     out = _fresh_process(
         "import os, numpy\n"
-        "from minipgd.nn.threads import openblas_libraries\n"
+        "from minipgd.runtime.openblas import openblas_libraries\n"
         "before = [library.threads for library in openblas_libraries()]\n"
         "import minipgd.__main__, minipgd.experiments.table2\n"
         "after = [library.threads for library in openblas_libraries()]\n"
@@ -158,17 +161,17 @@ def test_under_thread_policy_keeps_the_function():
 
 def test_side_by_side_returns_results_in_order_serially_or_in_workers():
     calls = [lambda i=i: i * i for i in range(5)]
-    assert threads.side_by_side(*calls, workers=1) == [0, 1, 4, 9, 16]
-    assert threads.side_by_side(*calls, workers=2) == [0, 1, 4, 9, 16]
-    assert threads.side_by_side() == []
+    assert workers.side_by_side(*calls, workers=1) == [0, 1, 4, 9, 16]
+    assert workers.side_by_side(*calls, workers=2) == [0, 1, 4, 9, 16]
+    assert workers.side_by_side() == []
 
 
 def test_side_by_side_inside_a_worker_runs_serially():
     """A nested call must not wait for workers that are all busy with the outer calls (it would deadlock)."""
     def nested(_):
-        return threading.current_thread().name, threads.side_by_side(lambda: threading.current_thread().name)
+        return threading.current_thread().name, workers.side_by_side(lambda: threading.current_thread().name)
 
-    for outer, inner in threads.worker_pool(2).map(nested, range(4)):
+    for outer, inner in workers.worker_pool(2).map(nested, range(4)):
         assert inner == [outer]
 
 
@@ -176,9 +179,9 @@ def test_side_by_side_inside_a_worker_runs_serially():
 def test_parallel_workers_leave_room_for_the_blas_threads():
     cores = threads.available_cores()
     with blas_threads(1):
-        assert threads.parallel_workers() == cores
+        assert workers.parallel_workers() == cores
     with blas_threads(cores):  # every core already busy with one product: no workers on top
-        assert threads.parallel_workers() == 1
+        assert workers.parallel_workers() == 1
 
 
 def _write_stat(path, cores):
@@ -355,8 +358,8 @@ def test_parallel_regions_run_one_blas_thread_per_worker(monkeypatch):
     with automatic_threads() as automatic:
         automatic.load, automatic.cores = FakeLoad(0.0), 2
         adapt_threads("loop")  # a quiet machine: two BLAS threads tried, or two workers of one
-        assert set(counts()) == {2} and threads.parallel_workers() == 2
-        inside = threads.side_by_side(counts, counts)
+        assert set(counts()) == {2} and workers.parallel_workers() == 2
+        inside = workers.side_by_side(counts, counts)
         assert inside == [[1] * len(counts())] * 2 and set(counts()) == {2}
 
 
@@ -371,13 +374,13 @@ def test_a_blas_library_loaded_later_also_gets_one_thread_per_worker(monkeypatch
     import types
 
     early, late = _FakeLibrary(2), _FakeLibrary(2)
-    monkeypatch.setattr(threads, "_LOADED", {"modules": -1, "libraries": ()})
-    monkeypatch.setattr(threads, "openblas_libraries", lambda: [early])
-    assert threads.side_by_side(lambda: early.threads, lambda: early.threads, workers=2) == [1, 1]
-    monkeypatch.setattr(threads, "openblas_libraries", lambda: [early, late])
-    assert threads._openblas_loaded() == (early,)  # no import since the last look: the maps are not read again
+    monkeypatch.setattr(openblas, "_LOADED", {"modules": -1, "libraries": ()})
+    monkeypatch.setattr(openblas, "openblas_libraries", lambda: [early])
+    assert workers.side_by_side(lambda: early.threads, lambda: early.threads, workers=2) == [1, 1]
+    monkeypatch.setattr(openblas, "openblas_libraries", lambda: [early, late])
+    assert openblas.loaded_openblas() == (early,)  # no import since the last look: the maps are not read again
     monkeypatch.setitem(sys.modules, "a_module_loading_blas", types.ModuleType("a_module_loading_blas"))
-    inside = threads.side_by_side(lambda: (early.threads, late.threads), lambda: (early.threads, late.threads),
+    inside = workers.side_by_side(lambda: (early.threads, late.threads), lambda: (early.threads, late.threads),
                                   workers=2)
     assert inside == [(1, 1), (1, 1)] and (early.threads, late.threads) == (2, 2)
 

@@ -1,7 +1,7 @@
 """What every tutorial reads from how it was started: full or fast mode, and where its figures go.
 
 `run_options()` also puts the tutorial under minipgd's thread policy until its process ends (one BLAS
-thread unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise: `minipgd/nn/threads.py`).
+thread unless MINIPGD_THREADS or OPENBLAS_NUM_THREADS says otherwise: `minipgd/runtime/threads.py`).
 """
 import contextlib
 import os
@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from minipgd.nn.threads import thread_policy
+from minipgd.runtime.threads import thread_policy
 
 COMMITTED_FIGURES = Path(__file__).resolve().parents[1] / "figures"
 _UNTIL_EXIT = contextlib.ExitStack()  # a tutorial is one script: the thread policy holds to its end

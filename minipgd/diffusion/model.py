@@ -11,7 +11,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..nn.checkpoint import fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
-from ..nn.threads import available_cores, under_thread_policy
+from ..runtime.threads import available_cores, under_thread_policy
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser
 from .edm import SAMPLER_STEPS

@@ -26,7 +26,8 @@ from functools import partial
 
 import numpy as np
 
-from ..nn.threads import adapt_threads, side_by_side
+from ..runtime.threads import adapt_threads
+from ..runtime.workers import side_by_side
 from . import edm
 
 MIN_CHUNK = 64  # trajectories: smaller chunks are cut for the copies of the denoiser only if each keeps this many

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam, clip_grad_norm, cosine_lr
-from ..nn.threads import adapt_threads, under_thread_policy
+from ..runtime.threads import adapt_threads, under_thread_policy
 from ..nn.unet import TemporalUNet, UNetConfig
 from .denoiser import Denoiser, edm_loss, edm_validation_loss
 from .model import TrajectoryDiffusion

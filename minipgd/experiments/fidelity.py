@@ -30,7 +30,7 @@ import numpy as np
 from ..analysis.dynamics_error import dynamics_error, reward_error
 from ..diffusion import TrajectoryLayout
 from ..envs.registry import make_env
-from ..nn.threads import under_thread_policy
+from ..runtime.threads import under_thread_policy
 from ..nn.unet import HORIZON
 from ..recipes.collect import behavior_policy
 from ..world_models import EnsembleConfig, train_ensemble, truncated_rollouts

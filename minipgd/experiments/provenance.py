@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..nn.threads import available_cores
+from ..runtime.threads import available_cores
 
 PACKAGES = ("numpy", "numba", "scipy", "gymnasium", "mujoco", "gymnasium-robotics")
 

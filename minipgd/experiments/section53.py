@@ -29,7 +29,7 @@ from ..analysis.dynamics_error import dynamics_error
 from ..diffusion import TrajectoryLayout
 from ..diffusion.windows import trajectory_windows
 from ..envs.registry import make_env
-from ..nn.threads import adapt_threads, under_thread_policy
+from ..runtime.threads import adapt_threads, under_thread_policy
 from ..nn.unet import HORIZON
 from ..rl.auto_scale import choose_scale
 from ..rl.iql import IQL, IQLConfig, load_policy

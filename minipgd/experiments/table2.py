@@ -4,23 +4,34 @@ The sweep is a list of units, each leaving one small result file,
 `results/table2/<preset>/UNIT.json` (`units.py`: written when the unit finishes,
 with the versions and machine that made it; a rerun skips units whose file is
 there, so a sweep continues on another machine that has only the repository, and
-`--unit ID` runs one unit, for a cluster's own scheduler). Two kinds of unit:
+`--unit ID` runs one unit, for a cluster's own scheduler). Three kinds of unit:
 
     model-NAME-seedS              a trajectory diffusion model of dataset NAME (its training
-                                  time and the dynamics error of its unguided samples)
+                                  time and the dynamics error of its unguided samples with
+                                  32, 64 and 256 sampler steps)
+    pool-gG-NAME-seedS            unguided generation G of that model, shared by the runs that
+                                  read it (`generation_pool.py`): its fingerprint and sampling time
     AGENT-SOURCE-NAME-seedS       one Algorithm 2 run (periodic generation): final score,
-                                  learning curve, where its time went, the λ of every generation
+                                  learning curve, where its time went, every generation (its λ,
+                                  or which pooled generation it was)
 
-The bulky things stay in the work folder and are remade where they are missing:
-`data/NAME.npz` (minipgd's recipe, seed 0, seconds), `models/NAME-seedS.npz`
-(trained before the agent units that need it, if its file is not there, even
-when the model unit's result is: a sweep continued on another machine retrains
-only the models its unfinished units use) and the Algorithm 2 run state of an
+An unguided run reads pooled generations 0..N_epochs−1, a guided or automatic-λ
+run generation 0 as its first (unguided) epoch; its later, guided, generations
+are its own. The bulky things stay in the work folder and are remade where they
+are missing: `data/NAME.npz` (minipgd's recipe, seed 0, seconds),
+`models/NAME-seedS.npz` and `pools/NAME-seedS-gG.npz` (made before the units
+that need them if their file is not there, even when their unit's result is: a
+sweep continued on another machine remakes only what its unfinished units use;
+a remade model or generation may differ in its last bits, the unit results
+record the fingerprints they read) and the Algorithm 2 run state of an
 unfinished agent unit (resumed by a rerun). `--jobs N` runs N units at once in
 separate processes, each under minipgd's thread policy.
 
 Presets (`PRESETS`): "miniature" (the sizes of results/table2.md), "paper-scale"
-(Sec. 5.2's data scale: 2^14 trajectories per generation) and "smoke".
+(Sec. 5.2's data scale: 2^14 trajectories per generation, five datasets; the
+full-size reference), "headline" (tier 1: maze2d-umaze and maze2d-medium, where
+the paper's effect is largest), "mujoco" (tier 2: hopper-medium-replay and
+halfcheetah-random) and "smoke".
 """
 import json
 import os
@@ -32,17 +43,22 @@ import numpy as np
 from ..envs.dataset import load_dataset
 from ..envs.registry import make_env
 from ..nn.checkpoint import write_text_atomically
-from ..nn.threads import under_thread_policy
+from ..runtime.threads import under_thread_policy
 from ..nn.unet import HORIZON
 from ..rl.synthetic import AUTO, SOURCES, Algorithm2Config
 from .artifacts import cached_dataset, cached_diffusion, silent, training_record
 from .fidelity import unguided_dynamics_error
+from .generation_pool import load_pool_generation, make_pool_generation, pool_path, pool_record, pool_settings
 from .offline_run import ALGORITHMS, run_offline_agent
-from .units import load_results, pending_units, run_units, write_result
+from .units import load_results, pending_units, result_path, run_units, write_result
 
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
 TABLE_SOURCES = SOURCES + (AUTO,)  # "auto": guided, with λ chosen at every generation (Sec. 5.3's future work)
 FIDELITY_TRAJECTORIES = 256  # unguided samples a model unit scores
+FIDELITY_SAMPLER_STEPS = (32, 64, 256)  # ... with each of these numbers of Heun steps (Table 4: 256)
+# The cheapest settings whose unguided dynamics error is within 10 % of 256 steps at F = 128 (the model units'
+# `dynamics_mse_by_sampler_steps`; results/table2-headline.md, "Sampler steps and width")
+HEADLINE_FEATURES, HEADLINE_SAMPLER_STEPS, MUJOCO_SAMPLER_STEPS = 64, 64, 64
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,19 @@ class Table2Config:
                                                n_trajectories=2**14, sampler_steps=64, eval_every=5_000,
                                                eval_episodes=10))
 
+    @classmethod
+    def headline(cls):
+        """Tier 1: the paper's largest effects (maze2d), at Sec. 5.2's data scale but with the sampler steps and
+        model width measured to be within 10 % of 256 steps at F = 128 (results/table2-headline.md)."""
+        return replace(cls.paper_scale(), datasets=("maze2d-umaze", "maze2d-medium"), features=HEADLINE_FEATURES,
+                       algorithm2=replace(cls.paper_scale().algorithm2, sampler_steps=HEADLINE_SAMPLER_STEPS))
+
+    @classmethod
+    def mujoco(cls):
+        """Tier 2: the paper's largest MuJoCo effects, the paper-scale models (F = 128), measured sampler steps."""
+        return replace(cls.paper_scale(), datasets=("hopper-medium-replay", "halfcheetah-random"),
+                       algorithm2=replace(cls.paper_scale().algorithm2, sampler_steps=MUJOCO_SAMPLER_STEPS))
+
     def __post_init__(self):
         if not set(self.agents) <= set(ALGORITHMS) or not set(self.sources) <= set(TABLE_SOURCES):
             raise ValueError(f"agents must come from {ALGORITHMS} and sources from {TABLE_SOURCES}")
@@ -102,21 +131,32 @@ class Table2Config:
             return []
         return [(name, seed) for name in self.datasets for seed in self.seeds]
 
+    def pools(self):
+        """(dataset, seed, generation) of every pooled unguided generation the sweep's runs read."""
+        count = max(pool_needs(self.algorithm2, source) for source in self.sources)
+        return [(name, seed, g) for name, seed in self.models() for g in range(count)]
+
     def runs(self):
         """(agent, source, dataset, seed) of every agent run."""
         return [(agent, source, name, seed) for name in self.datasets for seed in self.seeds
                 for agent in self.agents for source in self.sources]
 
     def unit_names(self):
-        """Models first (agents on synthetic data need them), then agent runs."""
-        return [model_unit_name(*m) for m in self.models()] + [agent_unit_name(*r) for r in self.runs()]
+        """Models first, then their pooled generations (agents on synthetic data need both), then agent runs."""
+        return ([model_unit_name(*m) for m in self.models()] + [pool_unit_name(*p) for p in self.pools()]
+                + [agent_unit_name(*r) for r in self.runs()])
 
 
-PRESETS = {"miniature": Table2Config(), "paper-scale": Table2Config.paper_scale(), "smoke": Table2Config.smoke()}
+PRESETS = {"miniature": Table2Config(), "paper-scale": Table2Config.paper_scale(), "headline": Table2Config.headline(),
+           "mujoco": Table2Config.mujoco(), "smoke": Table2Config.smoke()}
 
 
 def model_unit_name(name, seed):
     return f"model-{name}-seed{seed}"
+
+
+def pool_unit_name(name, seed, generation):
+    return f"pool-g{generation}-{name}-seed{seed}"
 
 
 def agent_unit_name(agent, source, name, seed):
@@ -124,10 +164,14 @@ def agent_unit_name(agent, source, name, seed):
 
 
 def parse_unit(unit):
-    """A unit name -> ("model", (dataset, seed)) or ("agent", (agent, source, dataset, seed))."""
+    """A unit name -> ("model", (dataset, seed)), ("pool", (dataset, seed, generation)) or
+    ("agent", (agent, source, dataset, seed))."""
     head, seed = unit.rsplit("-seed", 1)
     if head.startswith("model-"):
         return "model", (head[len("model-"):], int(seed))
+    if head.startswith("pool-g"):
+        generation, name = head[len("pool-g"):].split("-", 1)
+        return "pool", (name, int(seed), int(generation))
     agent, source, name = head.split("-", 2)
     return "agent", (agent, source, name, int(seed))
 
@@ -169,33 +213,61 @@ def _dataset_provenance(dataset):
 
 
 def model_result(work, config, name, seed):
-    """A model unit's result: how the model was made and how faithful its unguided samples are."""
+    """A model unit's result: how the model was made and how faithful its unguided samples are, with the
+    preset's number of sampler steps and with each of FIDELITY_SAMPLER_STEPS (what the presets' steps and
+    widths were chosen by)."""
     dataset = load_dataset(dataset_path(work, name))
     model = cached_model(work, config, dataset, name, seed)
-    errors = unguided_dynamics_error(model, make_env(dataset.metadata["env_id"]), FIDELITY_TRAJECTORIES,
-                                     config.algorithm2.sampler_steps, seed=0)
-    error = float(errors[:, 1:].mean())
+    env = make_env(dataset.metadata["env_id"])
+    by_steps = {}
+    for steps in sorted({*FIDELITY_SAMPLER_STEPS, config.algorithm2.sampler_steps}):
+        errors = unguided_dynamics_error(model, env, FIDELITY_TRAJECTORIES, steps, seed=0)
+        by_steps[str(steps)] = float(errors[:, 1:].mean())  # steps 1–15: step 0 is set from the sample
+    error = by_steps[str(config.algorithm2.sampler_steps)]
     return {"kind": "model", "dataset": name, "seed": seed, "data": _dataset_provenance(dataset),
             "model": _model_settings(config), "training": training_record(model_path(work, name, seed)),
             "dynamics_mse": error, "dynamics_mse_relative": error / float(np.mean(dataset.observations.var(axis=0))),
+            "dynamics_mse_by_sampler_steps": by_steps,
             "fidelity_samples": {"trajectories": FIDELITY_TRAJECTORIES,
                                  "sampler_steps": config.algorithm2.sampler_steps}}
+
+
+def pool_needs(algorithm2, source):
+    """The pooled unguided generations a run on `source` reads: all of an unguided run's, a guided run's first."""
+    return {"real": 0, "unguided": algorithm2.n_epochs}.get(source, 1)
+
+
+def read_pool(work, config, model, name, seed, source):
+    """The pooled generations a run on `source` reads -> (transitions of each, a record of each for its result)."""
+    a2, pool, record = config.algorithm2, [], []
+    for generation in range(pool_needs(a2, source)):
+        path = pool_path(work, name, seed, generation)
+        settings = pool_settings(model, a2.n_trajectories, a2.sampler_steps, seed, generation)
+        transitions, digest = load_pool_generation(path, settings)
+        pool.append(transitions)
+        record.append({"file": os.path.relpath(path, work), "fingerprint": digest, **settings})
+    return pool, record
 
 
 def agent_result(work, config, unit, agent, source, name, seed):
     """An agent unit's result: one Algorithm 2 run, resumable from its run state in `work`."""
     dataset = load_dataset(dataset_path(work, name))
     model = cached_model(work, config, dataset, name, seed) if source != "real" else None
+    pool, pooled = read_pool(work, config, model, name, seed, source) if model is not None else ([], [])
     state = run_state_path(work, unit)
     os.makedirs(os.path.dirname(state), exist_ok=True)
-    timings, scales = {}, []
+    timings, generations = {}, []
     algorithm2 = config.agent_config(source)
     _, history = run_offline_agent(dataset, agent, algorithm2, seed, model, checkpoint=state, log=unit_log(unit),
-                                   timings=timings, scales=scales)
+                                   timings=timings, generations=generations, pool=pool or None,
+                                   provenance={"pool": [p["fingerprint"] for p in pooled]})
     result = {"kind": "agent", "dataset": name, "agent": agent, "source": source, "seed": seed,
               "final_score": history[-1][1], "history": history,
               "seconds_by_part": timings,  # of the last invocation, if the run was resumed
-              "guidance_scales": scales,  # λ of each guided generation of the last invocation
+              "generations": generations,  # every generation: its epoch, λ, and whether it came from the pool
+              "pooled_generations": pooled,  # the pool's files the run read, their fingerprints and settings
+              "guidance_scales": [g["lambda"] for g in generations  # λ of each guided generation
+                                  if g["epoch"] > 0 and source in ("guided", AUTO)],
               "data": _dataset_provenance(dataset), "algorithm2": asdict(algorithm2),
               "model": None if model is None else _model_settings(config)}
     return result, state
@@ -229,6 +301,40 @@ def _train_model(work, config, name, seed):
     return f"trained the model of {name} seed {seed}", time.perf_counter() - started
 
 
+@under_thread_policy
+def _sample_pool(work, results_dir, config, name, seed, generation):
+    """Phase 2 (a worker process): a pooled unguided generation, sampled if its file is not in `work`, and its
+    unit's result written if it has none; -> (description, seconds)."""
+    started = time.perf_counter()
+    path, unit = pool_path(work, name, seed, generation), pool_unit_name(name, seed, generation)
+    if not os.path.exists(path):
+        model = cached_model(work, config, load_dataset(dataset_path(work, name)), name, seed)
+        a2 = config.algorithm2
+        make_pool_generation(path, model, a2.n_trajectories, a2.sampler_steps, seed, generation)
+    record = pool_record(path)
+    if not os.path.exists(result_path(results_dir, unit)):
+        write_result(results_dir, unit, {"kind": "pool", "dataset": name, "seed": seed, **record})
+    return f"{unit}: {record['transitions']} transitions", time.perf_counter() - started
+
+
+def _needed(work, config, todo):
+    """-> (the models to train, the pooled generations to sample or record) for the pending units `todo`."""
+    models, pools = set(), set()
+    for kind, args in map(parse_unit, todo):
+        if kind == "model":
+            models.add(args)
+        elif kind == "pool":
+            pools.add(args)  # its result is written, and its file sampled if missing
+        elif args[1] != "real":
+            agent, source, name, seed = args
+            models.add((name, seed))
+            pools.update((name, seed, g) for g in range(pool_needs(config.algorithm2, source))
+                         if not os.path.exists(pool_path(work, name, seed, g)))
+    models |= {p[:2] for p in pools if not os.path.exists(pool_path(work, *p))}
+    return ([(work, config, *m) for m in sorted(models) if not os.path.exists(model_path(work, *m))],
+            sorted(pools))
+
+
 def run_table2(work, results_dir, config=Table2Config(), only=None, jobs=1, log=print):
     """Run the units (all, or those named in `only`) that have no result file yet; -> every result found."""
     if jobs < 1:
@@ -239,11 +345,10 @@ def run_table2(work, results_dir, config=Table2Config(), only=None, jobs=1, log=
     _claim(work, config)
     for name in config.datasets:  # a few seconds each, done first and in order
         cached_dataset(dataset_path(work, name), name, config.transitions, log)
-    needed = sorted({(args[0], args[1]) if kind == "model" else (args[2], args[3])
-                     for kind, args in map(parse_unit, todo) if kind == "model" or args[1] != "real"})
-    missing = [(work, config, name, seed) for name, seed in needed if not os.path.exists(model_path(work, name, seed))]
-    phases = [(_train_model, missing), (run_unit, [(work, results_dir, config, unit) for unit in todo])]
-    for function, arguments in phases:  # every model before the agents that sample from it
+    models, pools = _needed(work, config, todo)
+    phases = [(_train_model, models), (_sample_pool, [(work, results_dir, config, *p) for p in pools]),
+              (run_unit, [(work, results_dir, config, unit) for unit in todo if parse_unit(unit)[0] != "pool"])]
+    for function, arguments in phases:  # every model before its pool, both before the agents that read them
         for describe, seconds in run_units(function, arguments, jobs):
             log(f"{describe} ({seconds / 60:.1f} min; {(time.perf_counter() - started) / 60:.1f} min so far)")
     return load_results(results_dir, names)

@@ -12,6 +12,7 @@ from ..analysis.stats import format_mean_se, mean_se, welch_p_value
 BLOCKS = (("Maze2d", ("maze2d-",)), ("MuJoCo", ("halfcheetah-", "walker2d-", "hopper-")))
 SOURCE_NAMES = {"real": "Dataset", "unguided": "Unguided", "guided": "Guided", "auto": "Guided (auto λ)"}
 AGENT_NAMES = {"iql": "IQL", "td3bc": "TD3+BC"}
+AUTO_SOURCE = "auto"
 
 # The paper's Table 2 (periodic generation, D4RL datasets, 4 seeds; "mixed" is medium-replay):
 # IQL dataset / unguided / guided, then TD3+BC dataset / unguided / guided.
@@ -137,6 +138,80 @@ def auto_scale_markdown(results, config):
     return "\n".join(lines) + "\n"
 
 
+def welch_markdown(runs, config):
+    """Welch's p-values of guided (and automatic-λ) against real and unguided data: per dataset and agent, then
+    pooled per block (per seed, the mean over the block's datasets and both agents), with the difference of
+    means (positive: guided higher)."""
+    scores = _scores(runs)
+    tests = [(a, b) for a in ("guided", AUTO_SOURCE) for b in ("real", "unguided")
+             if a in config.sources and b in config.sources]
+    lines = ["| cell | " + " | ".join(f"{SOURCE_NAMES[a]} − {SOURCE_NAMES[b]} (p)" for a, b in tests) + " |",
+             "|---|" + "---:|" * len(tests)]
+    for name in config.datasets:
+        for agent in config.agents:
+            cells = {s: list(scores.get((name, agent, s), {}).values()) for s in config.sources}
+            lines.append(f"| {name}, {AGENT_NAMES[agent]} | " + " | ".join(_difference(cells[a], cells[b])
+                                                                            for a, b in tests) + " |")
+    for block, prefixes in BLOCKS:
+        datasets = [name for name in config.datasets if name.startswith(prefixes)]
+        if datasets:
+            pooled = {s: _pooled(scores, datasets, config.agents, s, config.seeds) for s in config.sources}
+            lines.append(f"| *{block}, pooled over datasets and agents* | "
+                         + " | ".join(_difference(pooled[a], pooled[b]) for a, b in tests) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _pooled(scores, datasets, agents, source, seeds):
+    """Per seed, the mean over `datasets` and `agents` (seeds missing a cell are left out)."""
+    cells = [scores.get((name, agent, source), {}) for name in datasets for agent in agents]
+    return [np.mean([c[s] for c in cells]) for s in seeds if all(s in c for c in cells)]
+
+
+def _difference(a, b):
+    """"+12.3 (p = 0.004)": the difference of means and Welch's p-value; "—" without two values on each side."""
+    if len(a) < 2 or len(b) < 2:
+        return "—"
+    return f"{np.mean(a) - np.mean(b):+.1f} (p = {welch_p_value(a, b):.3g})"
+
+
+def time_markdown(results):
+    """Where the compute went, in CPU-hours: the models' training, the pooled generations' sampling, and the
+    agent runs' parts (`seconds_by_part`, each run on one core) per source."""
+    hours = {"models (training)": sum(r["training"]["cpu"] for r in units_of_kind(results, "model")
+                                      if r.get("training")) / 3600,
+             "pooled unguided generations": sum(r["cpu_seconds"] for r in units_of_kind(results, "pool")) / 3600}
+    lines = ["| part | runs | CPU-hours | of which generation (guidance) | agent updates | evaluation |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {part} | — | {value:.2f} | | | |" for part, value in hours.items()]
+    runs = units_of_kind(results, "agent")
+    for source in SOURCE_NAMES:
+        parts = [r["seconds_by_part"] for r in runs if r["source"] == source]
+        if parts:
+            total = {key: sum(p[key] for p in parts) / 3600 for key in parts[0]}
+            lines.append(f"| agent runs on {SOURCE_NAMES[source].lower()} data | {len(parts)} | {total['total']:.2f} | "
+                         f"{total['generation']:.2f} ({total['guidance']:.2f}) | {total['updates']:.2f} | "
+                         f"{total['evaluation']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def sampler_width_markdown(models, reference):
+    """The model units' unguided dynamics error with 32, 64 and 256 sampler steps, each relative to the reference
+    (`reference`: the paper-scale preset's F = 128 model units) of the same dataset and seed at 256 steps."""
+    ref = {(r["dataset"], r["seed"]): r["dynamics_mse_by_sampler_steps"]["256"]
+           for r in reference if "dynamics_mse_by_sampler_steps" in r}
+    rows = sorted({(r["dataset"], r["seed"], r["model"]["features"]): r for r in list(models) + list(reference)
+                   if "dynamics_mse_by_sampler_steps" in r}.items())
+    lines = ["| dataset | seed | F | training CPU-min | MSE, 32 steps | 64 steps | 256 steps |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for (name, seed, features), r in rows:
+        base = ref.get((name, seed))
+        cells = [f"{value:.4f}" + (f" ({value / base:.2f}x)" if base else "")
+                 for steps, value in sorted(r["dynamics_mse_by_sampler_steps"].items(), key=lambda kv: int(kv[0]))
+                 if steps in ("32", "64", "256")]
+        cpu = f"{r['training']['cpu'] / 60:.1f}" if r.get("training") else "—"
+        lines.append(f"| {name} | {seed} | {features} | {cpu} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 COLORS = {"real": "black", "unguided": "tab:gray", "guided": "tab:blue", "auto": "tab:orange"}
 
 
@@ -170,23 +245,39 @@ def plot_learning_curves(results, config, path):
     fig.savefig(path, dpi=120)
 
 
-def table2_report(results, config, preset, command, results_dir, minutes):
-    """The whole markdown report of a preset from its unit results ({unit: result})."""
+def table2_report(results, config, preset, command, results_dir, minutes, reference=()):
+    """The whole markdown report of a preset from its unit results ({unit: result}); `reference`: the F = 128
+    model units its sampler steps and width were measured against (the paper-scale preset's)."""
     runs, models = units_of_kind(results, "agent"), units_of_kind(results, "model")
     compute = (sum(r["seconds"] for r in runs + models)  # a model unit's seconds: its fidelity check
-               + sum(r["training"]["cpu"] for r in models if r.get("training"))) / 3600
-    expected = len(config.runs()) + len(config.models())
+               + sum(r["training"]["cpu"] for r in models if r.get("training"))
+               + sum(r["cpu_seconds"] for r in units_of_kind(results, "pool"))) / 3600
+    expected = len(config.unit_names())
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
-            f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; a "
-            f"resumed unit: its last invocation). "
+            f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
+            f"generations: their sampling's CPU time; a resumed unit: its last invocation). "
             f"Final D4RL normalized score, mean ± standard error over seeds; **bold**: significantly better "
             f"(Welch's t-test, p < 0.05) than every non-bold cell of the same agent and row, as the paper shades; "
             f"— : no result yet.\n\n"
-            + table2_markdown(runs, config) + "\nThe paper's Table 2 for the same datasets:\n\n"
+            + table2_markdown(runs, config)
+            + ("\nUnguided generations are sampled once per diffusion model and shared (the `pool-*` units): an "
+               f"unguided run reads generations 0–{config.algorithm2.n_epochs - 1}, a guided or automatic-λ run "
+               "generation 0 as its first, unguided, "
+               "epoch, and samples its guided ones itself. Each generation has its own seeded generator, so the "
+               "data a run reads has the distribution of data it would sample itself; the runs of one model share "
+               "the draws, not the agents' randomness.\n" if config.pools() else "")
+            + "\nThe paper's Table 2 for the same datasets:\n\n"
             + paper_table2_markdown(config.datasets)
+            + "\nGuided against real and unguided data: difference of the mean final scores and Welch's p-value "
+              "(— : fewer than two seeds on a side):\n\n" + welch_markdown(runs, config)
             + "\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
               "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
+            + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories) of each model, and "
+               "relative to the F = 128 model of the same dataset and seed at 256 sampler steps (the rule: the "
+               "cheapest setting within 1.10x):\n\n" + sampler_width_markdown(models, reference)
+               if any("dynamics_mse_by_sampler_steps" in r for r in models + list(reference)) else "")
             + ("\nThe λ automatic guidance chose (every guided generation; the first generation is unguided):\n\n"
                + auto_scale_markdown(results, config) if "auto" in config.sources else "")
+            + "\nWhere the compute went:\n\n" + time_markdown(results)
             + f"\nConfiguration:\n\n```json\n{json.dumps(asdict(config), indent=1)}\n```\n")

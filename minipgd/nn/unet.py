@@ -51,7 +51,7 @@ import numpy as np
 from .layers import Conv1d, GroupNorm, Identity, Linear, MaxPool1d, Mish, NearestUpsample1d, NoiseLevelEmbedding, SiLU
 from .checkpoint import load_checkpoint, save_checkpoint
 from .module import Module
-from .threads import parallel_workers, side_by_side
+from ..runtime.workers import parallel_workers, side_by_side
 
 ACTIVATIONS = ("relu", "mish")
 HORIZON = 16  # trajectory length H, Table 3: the one default every module uses

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.threads import adapt_threads, under_thread_policy
+from ..runtime.threads import adapt_threads, under_thread_policy
 from .evaluation import episode_seed, evaluate
 from .replay import ReplayBuffer
 from .td3 import TD3, TD3Config

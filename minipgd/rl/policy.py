@@ -14,7 +14,7 @@ from functools import partial
 
 import numpy as np
 
-from ..nn.threads import parallel_workers, side_by_side
+from ..runtime.workers import parallel_workers, side_by_side
 
 LOG_2PI = np.log(2.0 * np.pi)
 MIN_STATES_PER_WORKER = 2048  # guidance asks for every state of a chunk of trajectories at once (512 x 16)

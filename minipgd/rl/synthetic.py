@@ -13,6 +13,8 @@ holds 240 synthetic + 16 real transitions of 256. *Periodic* generation
 `source="real"` trains on the offline data only and `source="unguided"` never
 guides (λ = 0: SynthER), the paper's two baselines. `guidance_scale="auto"`
 chooses λ at each guided generation by a short search (`auto_scale.py`).
+An unguided generation does not depend on the agent, so several runs may read
+the same ones, sampled once beforehand (`pool`).
 
 Every run ends with one line saying where its time went: generation (l. 5, and
 within it the guiding policy's gradients), agent updates (l. 6–8, mini-batches
@@ -29,7 +31,7 @@ import numpy as np
 
 from ..diffusion.windows import windows_to_transitions
 from ..nn.checkpoint import check_provenance, fingerprint, load_checkpoint, prefixed, save_checkpoint, unprefixed
-from ..nn.threads import adapt_threads, under_thread_policy
+from ..runtime.threads import adapt_threads, under_thread_policy
 from .auto_scale import choose_scale
 from .replay import as_float32, sample_batch
 
@@ -166,7 +168,7 @@ def time_breakdown(seconds):
 
 @under_thread_policy
 def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None, provenance=None,
-                timings=None, scales=None):
+                timings=None, generations=None, pool=None):
     """Algorithm 2 with `agent` (TD3 or IQL: `update(batch, rng)`, `policy()`) on real transitions `real`.
 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
@@ -175,34 +177,39 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     resumes there (agent, optimizers, generator, synthetic data) without repeating finished steps, unless
     it was made from other settings, data, model or `provenance` (a JSON-able dict of anything else the
     run depends on, e.g. the algorithm and seed). `timings`: a dict to fill with this call's seconds in
-    all ("total") and per part (TIMED_PARTS); the last log line says the same. `scales`: a list to which
-    each guided generation's λ is appended (with guidance_scale "auto": the λ chosen). Returns [(step, score)].
+    all ("total") and per part (TIMED_PARTS); the last log line says the same. `generations`: a list to
+    which every generation of the run (a resumed run's earlier ones too) is appended as {"epoch", "lambda"
+    (with guidance_scale "auto": the λ chosen), "pooled"}. `pool`: unguided generations (transition dicts)
+    sampled beforehand from `model`, `pool[e]` taken as epoch e's generation when it is unguided instead of
+    sampling one (runs that share a model share them). Returns [(step, score)].
     """
     started = time.perf_counter()
     watch = _Stopwatch({} if timings is None else timings)
     if config.source != "real":
         _check_model_fits(model, real)
+        _check_pool(config, pool)
     kept = deque(maxlen=GENERATIONS[config.generation])
-    history, step, total = [], 0, config.n_epochs * config.steps_per_epoch
+    history, step, total, made = [], 0, config.n_epochs * config.steps_per_epoch, []
     if checkpoint is not None:
         provenance = _provenance(config, real, model, provenance)
         if os.path.exists(checkpoint):
-            step, history = _resume(checkpoint, agent, provenance, rng, kept)
+            step, history, made = _resume(checkpoint, agent, provenance, rng, kept)
             log(f"resumed from {checkpoint} at step {step}")
     for epoch in range(step // config.steps_per_epoch, config.n_epochs):  # l. 4
         synthetic = None
         if config.source != "real":
             if step % config.steps_per_epoch == 0:  # not when resuming inside the epoch
                 guided = config.source == "guided" and epoch > 0  # the first generation is unguided
+                pooled = pool is not None and not guided
                 policy = _TimedPolicy(agent.policy(), watch) if guided else None
                 with watch("generation"):
                     scale, how = _generation_scale(config, guided, model, policy, real, rng)
-                    kept.append(generate_transitions(model, policy, scale, config.n_trajectories, rng,
-                                                     config.sampler_steps))  # l. 5
-                if scales is not None and guided:
-                    scales.append(scale)
-                log(f"epoch {epoch}: generated {config.n_trajectories} trajectories (λ = {scale}{how}), "
-                    f"{sum(len(d['rewards']) for d in kept)} synthetic transitions in use")
+                    kept.append(pool[epoch] if pooled else generate_transitions(
+                        model, policy, scale, config.n_trajectories, rng, config.sampler_steps))  # l. 5
+                made.append({"epoch": epoch, "lambda": scale, "pooled": pooled})
+                log(f"epoch {epoch}: {'took the pooled' if pooled else 'generated'} {config.n_trajectories} "
+                    f"trajectories (λ = {scale}{how}), {sum(len(d['rewards']) for d in kept)} synthetic "
+                    "transitions in use")
             synthetic = _concatenate(list(kept))
         while step < (epoch + 1) * config.steps_per_epoch:  # l. 6
             adapt_threads("agent updates")  # a safe point for the thread policy
@@ -213,10 +220,12 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
                 with watch("evaluation"):
                     history.append((step, float(evaluate())))
                 if checkpoint is not None:
-                    _save(checkpoint, agent, provenance, rng, kept, step, history)
+                    _save(checkpoint, agent, provenance, rng, kept, step, history, made)
                 log(f"  step {step:>8}  evaluation {history[-1][1]:.1f}")  # after the save: the line means it is kept
     if checkpoint is not None:
-        _save(checkpoint, agent, provenance, rng, kept, step, history)
+        _save(checkpoint, agent, provenance, rng, kept, step, history, made)
+    if generations is not None:
+        generations.extend(made)
     watch.seconds["total"] = time.perf_counter() - started
     log(time_breakdown(watch.seconds))
     return history
@@ -232,6 +241,14 @@ def _generation_scale(config, guided, model, policy, real, rng):
     choice = choose_scale(model, policy, rng, config.sampler_steps, target=config.auto_target, states=states)
     tried = ", ".join(f"{scale:g}: {value:.2f}" for scale, value in choice.tried.items())
     return choice.scale, f", auto: target log π {choice.target:.2f}; probes {tried}"
+
+
+def _check_pool(config, pool):
+    """Before any training: a pool must hold every unguided generation the run will take from it."""
+    unguided = config.n_epochs if config.source == "unguided" else 1
+    if pool is not None and len(pool) < unguided:
+        raise ValueError(f"a {config.source} run of {config.n_epochs} epochs takes {unguided} unguided generation(s) "
+                         f"from the pool, which holds {len(pool)}")
 
 
 def _check_model_fits(model, real):
@@ -253,12 +270,12 @@ def _provenance(config, real, model, extra):
             "diffusion_model": None if used is None else used.fingerprint(), **(extra or {})}
 
 
-def _save(path, agent, provenance, rng, kept, step, history):
+def _save(path, agent, provenance, rng, kept, step, history, made):
     arrays = prefixed(agent.state_dict(), "agent/")
     for i, data in enumerate(kept):
         arrays.update(prefixed(data, f"synthetic.{i}/"))
     meta = {"kind": "Algorithm2Run", "provenance": provenance, "step": step, "history": history,
-            "rng": rng.bit_generator.state, "n_kept": len(kept)}
+            "rng": rng.bit_generator.state, "n_kept": len(kept), "generations": made}
     save_checkpoint(path, arrays, meta)
 
 
@@ -270,4 +287,4 @@ def _resume(path, agent, provenance, rng, kept):
     for i in range(meta["n_kept"]):
         kept.append(unprefixed(arrays, f"synthetic.{i}/"))
     rng.bit_generator.state = meta["rng"]
-    return meta["step"], [tuple(pair) for pair in meta["history"]]
+    return meta["step"], [tuple(pair) for pair in meta["history"]], meta["generations"]

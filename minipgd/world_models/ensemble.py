@@ -13,7 +13,7 @@ import numpy as np
 
 from ..nn.checkpoint import load_checkpoint, prefixed, save_checkpoint, unprefixed
 from ..nn.optim import Adam
-from ..nn.threads import adapt_threads, under_thread_policy
+from ..runtime.threads import adapt_threads, under_thread_policy
 from .probabilistic_mlp import ProbabilisticMLP
 
 
