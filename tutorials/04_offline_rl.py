@@ -13,7 +13,7 @@
 #
 # One seed of each, at a small scale: the curves show the mechanics, not a
 # significant difference; `python -m minipgd experiment table2` runs the 4-seed
-# comparison (README, "Table 2 in miniature").
+# comparison (results/table2.md).
 #
 # Run it with `python tutorials/04_offline_rl.py` (a few minutes on 2 cores), or
 # `--fast` for a smoke run.

@@ -141,7 +141,7 @@ for source in ("real", "guided"):
 # `synthetic_dataset` samples trajectories guided by a policy (λ = 1 here) and
 # returns them as an `OfflineDataset`: the file holds plain arrays
 # (`np.load(path)["observations"]`, ...), which is all another offline-RL
-# library needs (README, "Synthetic data for other libraries").
+# library needs (docs/usage.md, "Synthetic data for other libraries").
 
 # %%
 synthetic = synthetic_dataset(model, TRAJECTORIES, np.random.default_rng(SEED + 1), SEED + 1,

@@ -24,10 +24,10 @@ is a block of rows, so each tap of a convolution is one matrix product on a bloc
 of rows (see `kernels/conv1d.py`). `backward` mirrors `forward` line by line, in
 reverse.
 
-Batch threads: `model.batch_workers = n` (default None: `threads.parallel_workers()`, the free cores
+Batch threads: `model.batch_workers = n` (default None: `runtime.workers.parallel_workers()`, the free cores
 under the automatic thread policy; 1 turns it off) splits a batch
 of at least `MIN_ROWS_PER_WORKER * n` trajectories into n parts and runs them in n
-worker threads (`threads.side_by_side`), each through its own replica of the network (the same parameter
+worker threads (`runtime.workers.side_by_side`), each through its own replica of the network (the same parameter
 arrays, its own cached activations and gradient arrays). The threads block, they
 do not spin: NumPy's BLAS and minipgd's Numba kernels (`nogil=True`) release the
 GIL, so with one BLAS thread per worker the parts run side by side on n cores, and
