@@ -254,21 +254,32 @@ def _fidelity(args, work, frontier_png, table_md):
 
 
 def _table2(args, work, curves_png, table_md):
-    from .experiments.table2 import PRESETS, model_unit_name, run_table2
+    from .experiments.table2 import run_table2
     from .experiments.table2_report import table2_report, plot_learning_curves
 
     started = time.perf_counter()
     config, results_dir, results = _unit_results(args, work, run_table2)
     curves_png.parent.mkdir(parents=True, exist_ok=True)
     plot_learning_curves(results, config, curves_png)
-    reference = PRESETS["paper-scale"].models() if _preset(args) in ("headline", "mujoco") else []
-    reference = load_results(results_dir.parent / "paper-scale", [model_unit_name(*m) for m in reference
-                                                                  if m[0] in config.datasets]).values()
     text = table2_report(results, config, _preset(args), args.command_line, results_dir.as_posix(),
-                         (time.perf_counter() - started) / 60, reference=list(reference))
+                         (time.perf_counter() - started) / 60, reference=_width_reference(args, config, results_dir))
     write_report(table_md, text)
     print(text)
     print(f"wrote {curves_png} and {table_md}")
+
+
+def _width_reference(args, config, results_dir):
+    """For the tiers' reports: the paper-scale preset's F = 128 model units of the same datasets, and the narrower
+    models measured when choosing the width (RESULTS/table2/width-candidates/), as the sampler-steps table needs."""
+    from .experiments.table2 import PRESETS, model_unit_name
+
+    if _preset(args) not in ("headline", "mujoco"):
+        return []
+    names = [model_unit_name(*m) for m in PRESETS["paper-scale"].models() if m[0] in config.datasets]
+    found = list(load_results(results_dir.parent / "paper-scale", names).values())
+    candidates = results_dir.parent / "width-candidates"
+    names = sorted(path.stem for path in candidates.glob("*.json")) if candidates.is_dir() else []
+    return found + [r for r in load_results(candidates, names).values() if r["dataset"] in config.datasets]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from minipgd.__main__ import main
+from minipgd.analysis.stats import welch_p_value
+from minipgd.experiments.generation_pool import load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, run_table2
-from minipgd.experiments.table2_report import significantly_best, table2_markdown
+from minipgd.experiments.table2_report import (sampler_width_markdown, significantly_best, table2_markdown,
+                                               welch_markdown)
 from minipgd.experiments.units import result_path
 
 
@@ -132,3 +135,37 @@ def test_a_bad_job_count_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="--jobs must be positive"):
         run_table2(tmp_path / "work", tmp_path / "res", Table2Config.smoke(), jobs=0)
     assert not list(tmp_path.iterdir())
+
+
+def test_welch_table_gives_differences_and_p_values_per_cell_and_pooled():
+    config = Table2Config(datasets=("maze2d-umaze", "maze2d-medium"), seeds=(0, 1, 2), agents=("td3bc",))
+    offset = {"real": 0.0, "unguided": -1.0, "guided": 5.0}
+    results = [{"dataset": name, "agent": "td3bc", "source": source, "seed": seed,
+                "final_score": offset[source] + [0.0, 1.0, 3.0][seed] * (1 + (source == "guided"))}
+               for name in config.datasets for seed in config.seeds for source in config.sources]
+    table = welch_markdown(results, config)
+    guided, real = [5.0, 7.0, 11.0], [0.0, 1.0, 3.0]  # every cell, and so the pooled per-seed means
+    p = welch_p_value(guided, real)
+    assert f"| maze2d-umaze, TD3+BC | {np.mean(guided) - np.mean(real):+.1f} (p = {p:.3g}) |" in table
+    assert f"| *Maze2d, pooled over datasets and agents* | +6.3 (p = {p:.3g}) |" in table
+
+
+def test_sampler_width_table_is_relative_to_the_widest_model_at_256_steps():
+    def model(features, errors):
+        return {"dataset": "maze2d-umaze", "seed": 0, "model": {"features": features}, "training": {"cpu": 600.0},
+                "dynamics_mse_by_sampler_steps": dict(zip(("32", "64", "256"), errors))}
+
+    table = sampler_width_markdown([model(128, (0.0030, 0.0028, 0.0025))], [model(64, (0.005, 0.0045, 0.004))])
+    assert "| maze2d-umaze | 0 | 64 | 10.0 | 0.0050 (2.00x) | 0.0045 (1.80x) | 0.0040 (1.60x) |" in table
+    assert "| maze2d-umaze | 0 | 128 | 10.0 | 0.0030 (1.20x) | 0.0028 (1.12x) | 0.0025 (1.00x) |" in table
+
+
+def test_a_pooled_generation_made_from_other_settings_is_refused(smoke_sweep):
+    root, _ = smoke_sweep
+    path = pool_path(root / "work", "maze2d-umaze", 0, 0)
+    record = pool_record(path)
+    transitions, digest = load_pool_generation(path, record["settings"])
+    assert len(transitions["rewards"]) == record["transitions"] and digest == record["fingerprint"]
+    settings = record["settings"]
+    with pytest.raises(ValueError, match="was sampled with .* not with .*delete it to sample it again"):
+        load_pool_generation(path, {**settings, "sampler_steps": settings["sampler_steps"] + 1})

@@ -195,13 +195,13 @@ def time_markdown(results):
 
 
 def sampler_width_markdown(models, reference):
-    """The model units' unguided dynamics error with 32, 64 and 256 sampler steps, each relative to the reference
-    (`reference`: the paper-scale preset's F = 128 model units) of the same dataset and seed at 256 steps."""
-    ref = {(r["dataset"], r["seed"]): r["dynamics_mse_by_sampler_steps"]["256"]
-           for r in reference if "dynamics_mse_by_sampler_steps" in r}
+    """The model units' unguided dynamics error with 32, 64 and 256 sampler steps, each relative to the widest model
+    of the same dataset and seed at 256 steps (`reference`: more model units, e.g. the paper-scale preset's)."""
     rows = sorted({(r["dataset"], r["seed"], r["model"]["features"]): r for r in list(models) + list(reference)
                    if "dynamics_mse_by_sampler_steps" in r}.items())
-    lines = ["| dataset | seed | F | training CPU-min | MSE, 32 steps | 64 steps | 256 steps |", "|---|---:|---:|---:|---:|---:|---:|"]
+    ref = {(name, seed): r["dynamics_mse_by_sampler_steps"]["256"] for (name, seed, _), r in rows}  # widest last
+    lines = ["| dataset | seed | F | training CPU-min | MSE, 32 steps | 64 steps | 256 steps |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for (name, seed, features), r in rows:
         base = ref.get((name, seed))
         cells = [f"{value:.4f}" + (f" ({value / base:.2f}x)" if base else "")
