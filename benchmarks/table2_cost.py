@@ -7,8 +7,10 @@ trajectory and network call when sampling, and TD3+BC and IQL updates per
 second (batch 256, 256-256 networks), all on one BLAS thread, the process pinned
 to one core (the sampler would otherwise share its chunks over worker threads on
 every core); then counts the preset's generations (the pooled unguided ones,
-sampled once per model, and every guided run's own, one per epoch after the
-first; a Heun step is two network calls, the last one), updates and models.
+sampled once per model, and every run's own: a guided periodic run's after the
+first, every generation of a continuous run; a Heun step is two network calls,
+the last one), updates and models. `--preset fig4` is Fig. 4's continuous runs
+(their models are the tiers').
 The model training time is an input (`--model-minutes`, default: the ~42
 CPU-minutes Section 5.3's units recorded for the CPU default model).
 """
@@ -24,12 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np  # noqa: E402
 
 from minipgd.diffusion import TrajectoryDiffusion, TrajectoryLayout, TrajectoryNormalizer  # noqa: E402
-from minipgd.experiments.table2 import PRESETS  # noqa: E402
+from minipgd.experiments.fig4 import fig4_config  # noqa: E402
+from minipgd.experiments.table2 import PRESETS, pool_needs  # noqa: E402
 from minipgd.nn import TemporalUNet, UNetConfig  # noqa: E402
 from minipgd.rl import TD3, TD3Config  # noqa: E402
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
 
 LAYOUT = TrajectoryLayout(obs_dim=11, act_dim=3)  # hopper
+
+
+SWEEPS = {**PRESETS, "fig4": fig4_config()}  # Table 2's presets and Fig. 4's continuous runs
 
 
 def seconds_per_trajectory_call(config, rng, n=1024, steps=4):
@@ -68,11 +74,11 @@ def one_core():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="paper-scale", choices=sorted(PRESETS))
+    parser.add_argument("--preset", default="paper-scale", choices=sorted(SWEEPS))
     parser.add_argument("--model-minutes", type=float, default=42.0, help="CPU-minutes to train one model")
     args = parser.parse_args()
     one_core()
-    config, rng = PRESETS[args.preset], np.random.default_rng(0)
+    config, rng = SWEEPS[args.preset], np.random.default_rng(0)
     a2 = config.algorithm2
     call = seconds_per_trajectory_call(config, rng)
     rates = {"td3bc": updates_per_second(TD3(11, 3, rng, TD3Config(alpha=2.5)), rng),
@@ -80,7 +86,7 @@ def main():
     generation_min = call * a2.n_trajectories * (2 * a2.sampler_steps - 1) / 60
     updates = a2.n_epochs * a2.steps_per_epoch
     runs = config.runs()
-    own = sum(a2.n_epochs - 1 for _, source, _, _ in runs if source in ("guided", "auto"))
+    own = sum(a2.n_epochs - pool_needs(a2, source) for _, source, _, _ in runs if source != "real")
     generations = len(config.pools()) + own
     parts = {"generation": generations * generation_min,
              "agent updates": sum(updates / rates[agent] / 60 for agent, _, _, _ in runs),
@@ -93,7 +99,7 @@ def main():
         print(f"  {name}: {minutes / 60:.1f} CPU-hours")
     total = sum(parts.values()) / 60
     print(f"  total: {total:.0f} CPU-hours, {total / 2:.0f} hours with --jobs 2 on 2 cores "
-          f"({len(runs)} agent runs, {generations} generations: {len(config.pools())} pooled, {own} guided; "
+          f"({len(runs)} agent runs, {generations} generations: {len(config.pools())} pooled, {own} each run's own; "
           f"{len(config.models())} models)")
 
 

@@ -42,8 +42,9 @@ EXPERIMENT_FILES = {  # what each experiment writes: (the option naming the fold
                   ("figures", "sec53_error_vs_likelihood.png"), ("results", "section53.md")),
     "table2": (("figures", "table2_curves.png"), ("results", "table2.md")),  # other presets: NAME-PRESET.*
     "fidelity": (("figures", "fidelity_frontier.png"), ("results", "diffusion_fidelity.md")),
+    "fig4": (("figures", "fig4_generation.png"), ("results", "fig4.md")),
 }
-UNIT_EXPERIMENTS = ("fidelity", "section53", "table2")  # made of units, one result file each in RESULTS/NAME/
+UNIT_EXPERIMENTS = ("fidelity", "fig4", "section53", "table2")  # made of units, one result file each in RESULTS/NAME/
 TABLE2_DEFAULT_PRESET = "miniature"
 
 
@@ -174,6 +175,9 @@ def _unit_config(args):
     if args.name == "table2":
         from .experiments.table2 import PRESETS
         return PRESETS[_preset(args)]
+    if args.name == "fig4":
+        from .experiments.fig4 import fig4_config
+        return fig4_config(args.smoke)
     if args.name == "fidelity":
         from .experiments.fidelity import FidelityConfig as Config
     else:
@@ -182,8 +186,10 @@ def _unit_config(args):
 
 
 def _results_dir(args):
-    """RESULTS/NAME, and for table2 RESULTS/table2/PRESET."""
+    """RESULTS/NAME, for table2 RESULTS/table2/PRESET, for fig4's smoke run RESULTS/fig4-smoke."""
     folder = Path(args.results) / args.name
+    if args.name == "fig4" and args.smoke:
+        return folder.with_name("fig4-smoke")
     return folder / _preset(args) if args.name == "table2" else folder
 
 
@@ -213,14 +219,14 @@ def _experiment(args):
     if args.list_units:
         print("\n".join(_unit_config(args).unit_names()))
         return
-    work = args.work_dir or (f"runs/table2-{_preset(args)}" if args.name == "table2" else f"runs/{args.name}")
+    work = args.work_dir or f"runs/{_unit_config(args).work_name() if args.name in ('table2', 'fig4') else args.name}"
     outputs = _outputs(args)
     for path in outputs:
         check_output(path, args.force, what="figure" if path.suffix == ".png" else "results file")
     check_writable(Path(work) / "config.json")
     args.interrupted = lambda: (f"interrupted; what is finished is kept in {work}: rerun `{args.command_line}` "
                                 "to continue from there")
-    {"section53": _section53, "table2": _table2, "fidelity": _fidelity}[args.name](args, work, *outputs)
+    {"section53": _section53, "table2": _table2, "fidelity": _fidelity, "fig4": _fig4}[args.name](args, work, *outputs)
 
 
 def _section53(args, work, likelihood_png, error_png, scatter_png, table_md):
@@ -266,6 +272,28 @@ def _table2(args, work, curves_png, table_md):
     write_report(table_md, text)
     print(text)
     print(f"wrote {curves_png} and {table_md}")
+
+
+def _fig4(args, work, figure_png, table_md):
+    from .experiments.fig4 import periodic_results
+    from .experiments.fig4_report import PAPER, fig4_markdown, plot_fig4
+    from .experiments.table2 import run_table2
+
+    config, results_dir, results = _unit_results(args, work, run_table2)
+    table2_dir = Path(args.results) / "table2"
+    periodic = periodic_results(table2_dir, config, smoke=args.smoke)
+    runs = [r for r in list(results.values()) + list(periodic.values()) if r["kind"] == "agent"]
+    figure_png.parent.mkdir(parents=True, exist_ok=True)
+    plot_fig4(runs, config, figure_png)
+    text = (f"# Fig. 4: continuous against periodic generation\n\nProduced by `{args.command_line}` from "
+            f"{len(results)} of {len(config.unit_names())} continuous units in `{results_dir.as_posix()}/` and "
+            f"{len(periodic)} periodic and real runs of the Table 2 tiers in `{table2_dir.as_posix()}/`. Final D4RL "
+            "normalized score: per seed the mean over TD3+BC and IQL, then mean ± standard error over seeds; — : "
+            f"no result yet.\n\n{PAPER}\n\n" + fig4_markdown(runs, config)
+            + f"\n![Fig. 4 analog](../{figure_png.as_posix()})\n")
+    write_report(table_md, text)
+    print(text)
+    print(f"wrote {figure_png} and {table_md}")
 
 
 def _width_reference(args, config, results_dir):
@@ -463,7 +491,8 @@ def build_parser():
     experiment.add_argument("name", choices=sorted(EXPERIMENT_FILES),
                             help="section53: likelihood vs λ (Fig. 5) and dynamics error (Fig. 6) on halfcheetah; "
                                  "table2: agents on real, unguided and guided data (Table 2); fidelity: the frontier "
-                                 "of unguided samples' dynamics error against training CPU-minutes")
+                                 "of unguided samples' dynamics error against training CPU-minutes; fig4: "
+                                 "continuous against periodic generation (Fig. 4)")
     experiment.add_argument("--work-dir", help="datasets, models and raw results are kept here and reused by a "
                                                "rerun (default runs/NAME)")
     experiment.add_argument("--figures", default="figures", help="where the PNGs go")

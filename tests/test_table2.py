@@ -1,12 +1,14 @@
 """The Table 2 runner: the smoke sweep end to end, units, resuming, parallel jobs, and the table's statistics."""
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from minipgd.__main__ import main
 from minipgd.analysis.stats import welch_p_value
+from minipgd.experiments.fig4 import fig4_config
 from minipgd.experiments.generation_pool import load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, run_table2
 from minipgd.experiments.table2_report import (sampler_width_markdown, significantly_best, table2_markdown,
@@ -53,7 +55,8 @@ def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
             result["source"] != "real")
         if result["source"] == "auto":  # the λ of its one guided generation (the first is unguided)
             assert result["algorithm2"]["guidance_scale"] == "auto" and result["guidance_scales"][0] >= 0
-    assert not list((root / "work" / "runs").iterdir())  # the run states are removed once the results are written
+    states = [path for path in (root / "work" / "runs").rglob("*") if path.is_file()]
+    assert not states  # the run states are removed once the results are written
     table = (root / "res" / "table2-smoke.md").read_text()
     assert "python -m minipgd experiment table2 --smoke" in table and "11 of 11 unit results" in table
     assert "| maze2d-umaze |" in table and "76.2 ± 17.4" in table  # ours, then the paper's row
@@ -162,10 +165,38 @@ def test_sampler_width_table_is_relative_to_the_widest_model_at_256_steps():
 
 def test_a_pooled_generation_made_from_other_settings_is_refused(smoke_sweep):
     root, _ = smoke_sweep
-    path = pool_path(root / "work", "maze2d-umaze", 0, 0)
+    a2 = Table2Config.smoke().algorithm2
+    path = pool_path(root / "work", "maze2d-umaze", 0, 0, a2.n_trajectories, a2.sampler_steps)
     record = pool_record(path)
     transitions, digest = load_pool_generation(path, record["settings"])
     assert len(transitions["rewards"]) == record["transitions"] and digest == record["fingerprint"]
     settings = record["settings"]
     with pytest.raises(ValueError, match="was sampled with .* not with .*delete it to sample it again"):
         load_pool_generation(path, {**settings, "sampler_steps": settings["sampler_steps"] + 1})
+
+
+def test_presets_with_the_same_models_share_a_work_folder_and_keep_their_own_pools(smoke_sweep):
+    root, _ = smoke_sweep
+    config = Table2Config.smoke()
+    other = replace(config, algorithm2=replace(config.algorithm2, sampler_steps=4))
+    assert other.work_name() == config.work_name()  # the same models: the same default work folder
+    results = run_table2(root / "work", root / "other", other, only=["pool-g0-maze2d-umaze-seed0"], log=print)
+    assert results["pool-g0-maze2d-umaze-seed0"]["settings"]["sampler_steps"] == 4
+    for steps in (3, 4):  # both pools are there, each under its own settings
+        assert os.path.exists(pool_path(root / "work", "maze2d-umaze", 0, 0, config.algorithm2.n_trajectories, steps))
+
+
+def test_fig4_runs_continuous_generation_beside_the_table2_periodic_runs(smoke_sweep):
+    root, _ = smoke_sweep
+    main(["experiment", "fig4", "--smoke", "--work-dir", str(root / "work"), "--results", str(root / "res"),
+          "--figures", str(root / "fig")])
+    config = fig4_config(smoke=True)
+    for unit in config.unit_names()[1:]:  # the model unit is the Table 2 sweep's
+        result = json.loads(open(result_path(root / "res" / "fig4-smoke", unit)).read())
+        assert result["algorithm2"]["generation"] == "continuous" and len(result["generations"]) == 4
+        assert not result["pooled_generations"]  # continuous runs sample their own small generations
+    table = (root / "res" / "fig4.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| maze2d-umaze |"))
+    assert "—" not in row and len(row.split("|")) == 2 + 1 + 5  # all five arms: real, periodic and continuous
+    assert "continuous generation scores below periodic" in table
+    assert (root / "fig" / "fig4_generation.png").stat().st_size > 0

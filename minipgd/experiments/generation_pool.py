@@ -6,7 +6,8 @@ run (SynthER) takes generation e as its epoch-e data, and a guided run takes
 generation 0 as its first, unguided, epoch. Each generation is sampled with its
 own generator, seeded by the model's seed and the generation's index, so the
 pooled data has the same distribution as data a run samples itself; only the
-draws are shared. A generation is kept in the work folder, `pools/NAME-seedS-gG.npz`
+draws are shared. A generation is kept in the work folder,
+`pools/NAME-seedS-NxSTEPSsteps-gG.npz`
 (transitions and what made them), and sampled again where it is missing.
 """
 import os
@@ -21,8 +22,8 @@ POOL_STREAM = 2024  # mixed into each generation's seed: a stream no agent run's
 KIND = "UnguidedGeneration"
 
 
-def pool_path(work, name, seed, generation):
-    return os.path.join(work, "pools", f"{name}-seed{seed}-g{generation}.npz")
+def pool_path(work, name, seed, generation, n_trajectories, sampler_steps):
+    return os.path.join(work, "pools", f"{name}-seed{seed}-{n_trajectories}x{sampler_steps}steps-g{generation}.npz")
 
 
 def pool_settings(model, n_trajectories, sampler_steps, seed, generation):

@@ -31,7 +31,8 @@ Presets (`PRESETS`): "miniature" (the sizes of results/table2.md), "paper-scale"
 (Sec. 5.2's data scale: 2^14 trajectories per generation, five datasets; the
 full-size reference), "headline" (tier 1: maze2d-umaze and maze2d-medium, where
 the paper's effect is largest), "mujoco" (tier 2: hopper-medium-replay and
-halfcheetah-random) and "smoke".
+halfcheetah-random) and "smoke". `Table2Config.fig4()` is Fig. 4's sweep
+(`fig4.py`).
 """
 import json
 import os
@@ -107,6 +108,16 @@ class Table2Config:
                        algorithm2=replace(cls.paper_scale().algorithm2, sampler_steps=HEADLINE_SAMPLER_STEPS))
 
     @classmethod
+    def fig4(cls):
+        """Fig. 4's continuous generation beside the tiers' periodic runs: 100 epochs of 1,000 updates (the same
+        100,000), 655 trajectories per generation (65,500 in all against periodic's 4 x 2^14 = 65,536), each kept
+        for 10 epochs (`GENERATIONS`), on the tiers' models; its periodic and real rows are the tiers' units."""
+        periodic = cls.headline().algorithm2
+        return replace(cls.headline(), datasets=("hopper-medium-replay", "maze2d-umaze"), sources=SOURCES[1:],
+                       algorithm2=replace(periodic, generation="continuous", n_epochs=100, steps_per_epoch=1_000,
+                                          n_trajectories=655))
+
+    @classmethod
     def mujoco(cls):
         """Tier 2: the paper's largest MuJoCo effects, the paper-scale models (F = 128), measured sampler steps."""
         return replace(cls.paper_scale(), datasets=("hopper-medium-replay", "halfcheetah-random"),
@@ -120,11 +131,18 @@ class Table2Config:
         if not isinstance(self.algorithm2, Algorithm2Config):
             raise ValueError(f"algorithm2 must be an Algorithm2Config, got {type(self.algorithm2).__name__}")
 
+    def work_name(self):
+        """The default work folder's name: what its data and models depend on, so that presets with the same
+        models (paper-scale, headline, mujoco, fig4) share them."""
+        blocks = self.activation + ("-residual" if self.residual else "")
+        return (f"table2-F{self.features}-{blocks}-{self.diffusion_train_steps}steps-H{self.horizon}-"
+                f"{self.transitions}transitions")
+
     def agent_config(self, source):
         """The Algorithm 2 settings of a run on `source` ("auto": guided, λ chosen at every generation)."""
         if source == AUTO:
-            return replace(self.algorithm2, source="guided", guidance_scale=AUTO, generation="periodic")
-        return replace(self.algorithm2, source=source, generation="periodic")
+            return replace(self.algorithm2, source="guided", guidance_scale=AUTO)
+        return replace(self.algorithm2, source=source)
 
     def models(self):
         """(dataset, seed) of every diffusion model the sweep trains (none if it only uses real data)."""
@@ -185,8 +203,9 @@ def model_path(work, name, seed):
     return os.path.join(work, "models", f"{name}-seed{seed}.npz")
 
 
-def run_state_path(work, unit):
-    return os.path.join(work, "runs", f"{unit}.run.npz")
+def run_state_path(work, results_dir, unit):
+    """An unfinished agent unit's run state, kept apart per results folder (presets may share `work`)."""
+    return os.path.join(work, "runs", os.path.basename(os.path.normpath(results_dir)), f"{unit}.run.npz")
 
 
 def unit_log(unit):
@@ -234,7 +253,10 @@ def model_result(work, config, name, seed):
 
 
 def pool_needs(algorithm2, source):
-    """The pooled unguided generations a run on `source` reads: all of an unguided run's, a guided run's first."""
+    """The pooled unguided generations a run on `source` reads: all of an unguided run's, a guided run's first.
+    None with continuous generation: its many small generations are each run's own."""
+    if algorithm2.generation != "periodic":
+        return 0
     return {"real": 0, "unguided": algorithm2.n_epochs}.get(source, 1)
 
 
@@ -242,7 +264,7 @@ def read_pool(work, config, model, name, seed, source):
     """The pooled generations a run on `source` reads -> (transitions of each, a record of each for its result)."""
     a2, pool, record = config.algorithm2, [], []
     for generation in range(pool_needs(a2, source)):
-        path = pool_path(work, name, seed, generation)
+        path = _pool_path(work, config, name, seed, generation)
         settings = pool_settings(model, a2.n_trajectories, a2.sampler_steps, seed, generation)
         transitions, digest = load_pool_generation(path, settings)
         pool.append(transitions)
@@ -250,12 +272,12 @@ def read_pool(work, config, model, name, seed, source):
     return pool, record
 
 
-def agent_result(work, config, unit, agent, source, name, seed):
+def agent_result(work, results_dir, config, unit, agent, source, name, seed):
     """An agent unit's result: one Algorithm 2 run, resumable from its run state in `work`."""
     dataset = load_dataset(dataset_path(work, name))
     model = cached_model(work, config, dataset, name, seed) if source != "real" else None
     pool, pooled = read_pool(work, config, model, name, seed, source) if model is not None else ([], [])
-    state = run_state_path(work, unit)
+    state = run_state_path(work, results_dir, unit)
     os.makedirs(os.path.dirname(state), exist_ok=True)
     timings, generations = {}, []
     algorithm2 = config.agent_config(source)
@@ -284,7 +306,7 @@ def run_unit(work, results_dir, config, unit):
         result = model_result(work, config, *args)
         describe = f"dynamics MSE {result['dynamics_mse']:.4f}"
     else:
-        result, state = agent_result(work, config, unit, *args)
+        result, state = agent_result(work, results_dir, config, unit, *args)
         describe = f"score {result['final_score']:.1f}"
     result["seconds"] = time.perf_counter() - started  # of this invocation
     write_result(results_dir, unit, result)
@@ -307,15 +329,19 @@ def _sample_pool(work, results_dir, config, name, seed, generation):
     """Phase 2 (a worker process): a pooled unguided generation, sampled if its file is not in `work`, and its
     unit's result written if it has none; -> (description, seconds)."""
     started = time.perf_counter()
-    path, unit = pool_path(work, name, seed, generation), pool_unit_name(name, seed, generation)
+    a2 = config.algorithm2
+    path, unit = _pool_path(work, config, name, seed, generation), pool_unit_name(name, seed, generation)
     if not os.path.exists(path):
         model = cached_model(work, config, load_dataset(dataset_path(work, name)), name, seed)
-        a2 = config.algorithm2
         make_pool_generation(path, model, a2.n_trajectories, a2.sampler_steps, seed, generation)
     record = pool_record(path)
     if not os.path.exists(result_path(results_dir, unit)):
         write_result(results_dir, unit, {"kind": "pool", "dataset": name, "seed": seed, **record})
     return f"{unit}: {record['transitions']} transitions", time.perf_counter() - started
+
+
+def _pool_path(work, config, name, seed, generation):
+    return pool_path(work, name, seed, generation, config.algorithm2.n_trajectories, config.algorithm2.sampler_steps)
 
 
 def _needed(work, config, todo):
@@ -330,8 +356,8 @@ def _needed(work, config, todo):
             agent, source, name, seed = args
             models.add((name, seed))
             pools.update((name, seed, g) for g in range(pool_needs(config.algorithm2, source))
-                         if not os.path.exists(pool_path(work, name, seed, g)))
-    models |= {p[:2] for p in pools if not os.path.exists(pool_path(work, *p))}
+                         if not os.path.exists(_pool_path(work, config, name, seed, g)))
+    models |= {p[:2] for p in pools if not os.path.exists(_pool_path(work, config, *p))}
     return ([(work, config, *m) for m in sorted(models) if not os.path.exists(model_path(work, *m))],
             sorted(pools))
 
@@ -356,8 +382,11 @@ def run_table2(work, results_dir, config=Table2Config(), only=None, jobs=1, log=
 
 
 def _claim(work, config):
-    """Record the settings in `work/config.json`; a sweep with other settings must not mix its runs in."""
-    path, settings = os.path.join(work, "config.json"), json.loads(json.dumps(asdict(config)))
+    """Record in `work/config.json` what the folder's datasets and models are made with; a sweep whose models
+    differ must not use them (sweeps with the same models share them; pooled generations and run states are
+    named or checked by their own settings)."""
+    path = os.path.join(work, "config.json")
+    settings = {"transitions": config.transitions, "model": _model_settings(config)}
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             if json.load(f) != settings:

@@ -150,14 +150,14 @@ def welch_markdown(runs, config):
     for name in config.datasets:
         for agent in config.agents:
             cells = {s: list(scores.get((name, agent, s), {}).values()) for s in config.sources}
-            lines.append(f"| {name}, {AGENT_NAMES[agent]} | " + " | ".join(_difference(cells[a], cells[b])
+            lines.append(f"| {name}, {AGENT_NAMES[agent]} | " + " | ".join(difference_and_p(cells[a], cells[b])
                                                                             for a, b in tests) + " |")
     for block, prefixes in BLOCKS:
         datasets = [name for name in config.datasets if name.startswith(prefixes)]
         if datasets:
             pooled = {s: _pooled(scores, datasets, config.agents, s, config.seeds) for s in config.sources}
             lines.append(f"| *{block}, pooled over datasets and agents* | "
-                         + " | ".join(_difference(pooled[a], pooled[b]) for a, b in tests) + " |")
+                         + " | ".join(difference_and_p(pooled[a], pooled[b]) for a, b in tests) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -167,7 +167,7 @@ def _pooled(scores, datasets, agents, source, seeds):
     return [np.mean([c[s] for c in cells]) for s in seeds if all(s in c for c in cells)]
 
 
-def _difference(a, b):
+def difference_and_p(a, b):
     """"+12.3 (p = 0.004)": the difference of means and Welch's p-value; "—" without two values on each side."""
     if len(a) < 2 or len(b) < 2:
         return "—"
