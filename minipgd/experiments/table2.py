@@ -57,10 +57,11 @@ DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfc
 TABLE_SOURCES = SOURCES + (AUTO,)  # "auto": guided, with λ chosen at every generation (Sec. 5.3's future work)
 FIDELITY_TRAJECTORIES = 256  # unguided samples a model unit scores
 FIDELITY_SAMPLER_STEPS = (32, 64, 256)  # ... with each of these numbers of Heun steps (Table 4: 256)
-# The cheapest sampler steps whose unguided dynamics error is within 10 % of 256 steps at F = 128 (the model
-# units' `dynamics_mse_by_sampler_steps`; results/table2-headline.md, "Sampler steps and width"). F = 64 was
-# 1.6x F = 128's error on maze2d-umaze (results/table2/width-candidates/), so both tiers keep F = 128.
-HEADLINE_SAMPLER_STEPS, MUJOCO_SAMPLER_STEPS = 64, 64
+# The tiers' cuts from the paper-scale preset (results/table2-headline.md, "The decisions"): 64 sampler steps,
+# the cheapest within 10 % of 256 steps' unguided dynamics error (maze2d-umaze at F = 128: 1.04x, 32 steps
+# 1.30x); F = 128, as F = 64 had 1.54x its error at 256 steps; 2^13 trajectories per generation, since
+# benchmarks/table2_cost.py put tier 1 at 2^14 over its budget (26 hours on 2 cores against 12).
+TIER_SAMPLER_STEPS, TIER_TRAJECTORIES = 64, 2**13
 
 
 @dataclass(frozen=True)
@@ -102,26 +103,32 @@ class Table2Config:
 
     @classmethod
     def headline(cls):
-        """Tier 1: the paper's largest effects (maze2d), the paper-scale models (F = 128), at Sec. 5.2's data
-        scale but with the sampler steps measured to be within 10 % of 256 (results/table2-headline.md)."""
-        return replace(cls.paper_scale(), datasets=("maze2d-umaze", "maze2d-medium"),
-                       algorithm2=replace(cls.paper_scale().algorithm2, sampler_steps=HEADLINE_SAMPLER_STEPS))
+        """Tier 1: maze2d-umaze and maze2d-medium, where the paper's effect is largest (TD3+BC 50.0 -> 76.2 and
+        32.1 -> 89.6): the paper-scale models and updates, with the tiers' measured cuts."""
+        return cls.tier(("maze2d-umaze", "maze2d-medium"))
+
+    @classmethod
+    def mujoco(cls):
+        """Tier 2: hopper-medium-replay and halfcheetah-random, the paper's largest MuJoCo effects (TD3+BC
+        58.6 -> 91.9 and 11.2 -> 21.1), with tier 1's settings."""
+        return cls.tier(("hopper-medium-replay", "halfcheetah-random"))
+
+    @classmethod
+    def tier(cls, datasets):
+        """The paper-scale preset on `datasets` with TIER_SAMPLER_STEPS and TIER_TRAJECTORIES per generation."""
+        full = cls.paper_scale()
+        return replace(full, datasets=datasets, algorithm2=replace(
+            full.algorithm2, sampler_steps=TIER_SAMPLER_STEPS, n_trajectories=TIER_TRAJECTORIES))
 
     @classmethod
     def fig4(cls):
         """Fig. 4's continuous generation beside the tiers' periodic runs: 100 epochs of 1,000 updates (the same
-        100,000), 655 trajectories per generation (65,500 in all against periodic's 4 x 2^14 = 65,536), each kept
+        100,000), 328 trajectories per generation (32,800 in all against periodic's 4 x 2^13 = 32,768), each kept
         for 10 epochs (`GENERATIONS`), on the tiers' models; its periodic and real rows are the tiers' units."""
-        periodic = cls.headline().algorithm2
-        return replace(cls.headline(), datasets=("hopper-medium-replay", "maze2d-umaze"), sources=SOURCES[1:],
-                       algorithm2=replace(periodic, generation="continuous", n_epochs=100, steps_per_epoch=1_000,
-                                          n_trajectories=655))
-
-    @classmethod
-    def mujoco(cls):
-        """Tier 2: the paper's largest MuJoCo effects, the paper-scale models (F = 128), measured sampler steps."""
-        return replace(cls.paper_scale(), datasets=("hopper-medium-replay", "halfcheetah-random"),
-                       algorithm2=replace(cls.paper_scale().algorithm2, sampler_steps=MUJOCO_SAMPLER_STEPS))
+        periodic = cls.tier(("hopper-medium-replay", "maze2d-umaze"))
+        return replace(periodic, sources=SOURCES[1:], algorithm2=replace(
+            periodic.algorithm2, generation="continuous", n_epochs=100, steps_per_epoch=1_000,
+            n_trajectories=-(-4 * TIER_TRAJECTORIES // 100)))
 
     def __post_init__(self):
         if not set(self.agents) <= set(ALGORITHMS) or not set(self.sources) <= set(TABLE_SOURCES):
