@@ -11,7 +11,7 @@ there, so a sweep continues on another machine that has only the repository, and
                                   32, 64 and 256 sampler steps)
     pool-gG-NAME-seedS            unguided generation G of that model, shared by the runs that
                                   read it (`generation_pool.py`): its fingerprint and sampling time
-    AGENT-SOURCE-NAME-seedS       one Algorithm 2 run (periodic generation): final score,
+    AGENT-SOURCE-NAME-seedS       one Algorithm 2 run (periodic generation; Fig. 4: continuous): final score,
                                   learning curve, where its time went, every generation (its λ,
                                   or which pooled generation it was)
 
@@ -19,12 +19,13 @@ An unguided run reads pooled generations 0..N_epochs−1, a guided or automatic-
 run generation 0 as its first (unguided) epoch; its later, guided, generations
 are its own. The bulky things stay in the work folder and are remade where they
 are missing: `data/NAME.npz` (minipgd's recipe, seed 0, seconds),
-`models/NAME-seedS.npz` and `pools/NAME-seedS-gG.npz` (made before the units
+`models/NAME-seedS.npz` and `pools/NAME-seedS-NxSTEPSsteps-gG.npz` (made before the units
 that need them if their file is not there, even when their unit's result is: a
 sweep continued on another machine remakes only what its unfinished units use;
 a remade model or generation may differ in its last bits, the unit results
 record the fingerprints they read) and the Algorithm 2 run state of an
-unfinished agent unit (resumed by a rerun). `--jobs N` runs N units at once in
+unfinished agent unit (resumed by a rerun). Presets with the same models share
+a work folder (`Table2Config.work_name`). `--jobs N` runs N units at once in
 separate processes, each under minipgd's thread policy.
 
 Presets (`PRESETS`): "miniature" (the sizes of results/table2.md), "paper-scale"

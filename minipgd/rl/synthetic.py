@@ -287,4 +287,4 @@ def _resume(path, agent, provenance, rng, kept):
     for i in range(meta["n_kept"]):
         kept.append(unprefixed(arrays, f"synthetic.{i}/"))
     rng.bit_generator.state = meta["rng"]
-    return meta["step"], [tuple(pair) for pair in meta["history"]], meta["generations"]
+    return meta["step"], [tuple(pair) for pair in meta["history"]], meta.get("generations", [])  # older: none
