@@ -86,7 +86,7 @@ def main():
     generation_min = call * a2.n_trajectories * (2 * a2.sampler_steps - 1) / 60
     updates = a2.n_epochs * a2.steps_per_epoch
     runs = config.runs()
-    own = sum(a2.n_epochs - pool_needs(a2, source) for _, source, _, _ in runs if source != "real")
+    own = sum(a2.n_epochs - pool_needs(config, source) for _, source, _, _ in runs if source != "real")
     generations = len(config.pools()) + own
     parts = {"generation": generations * generation_min,
              "agent updates": sum(updates / rates[agent] / 60 for agent, _, _, _ in runs),

@@ -45,7 +45,10 @@ def source_commit():
         return None
 
 
+LOADED_COMMIT = source_commit()  # the code this process runs: read when it is imported, not when a result is written
+
+
 def provenance():
-    """Versions, minipgd's commit, machine and the date (UTC), for a result file."""
-    return {"versions": {**software_versions(), "minipgd": source_commit()}, "machine": machine(),
+    """Versions, the commit of the minipgd this process loaded, machine and the date (UTC), for a result file."""
+    return {"versions": {**software_versions(), "minipgd": LOADED_COMMIT}, "machine": machine(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}

@@ -47,7 +47,7 @@ from ..envs.registry import make_env
 from ..nn.checkpoint import write_text_atomically
 from ..runtime.threads import under_thread_policy
 from ..nn.unet import HORIZON
-from ..rl.synthetic import AUTO, SOURCES, Algorithm2Config
+from ..rl.synthetic import AUTO, SOURCES, Algorithm2Config, unguided_generations
 from .artifacts import cached_dataset, cached_diffusion, silent, training_record
 from .fidelity import unguided_dynamics_error
 from .generation_pool import load_pool_generation, make_pool_generation, pool_path, pool_record, pool_settings
@@ -160,7 +160,7 @@ class Table2Config:
 
     def pools(self):
         """(dataset, seed, generation) of every pooled unguided generation the sweep's runs read."""
-        count = max(pool_needs(self.algorithm2, source) for source in self.sources)
+        count = max(pool_needs(self, source) for source in self.sources)
         return [(name, seed, g) for name, seed in self.models() for g in range(count)]
 
     def runs(self):
@@ -260,18 +260,18 @@ def model_result(work, config, name, seed):
                                  "sampler_steps": config.algorithm2.sampler_steps}}
 
 
-def pool_needs(algorithm2, source):
-    """The pooled unguided generations a run on `source` reads: all of an unguided run's, a guided run's first.
-    None with continuous generation: its many small generations are each run's own."""
-    if algorithm2.generation != "periodic":
+def pool_needs(config, source):
+    """The pooled generations a run on `source` reads: its unguided ones with periodic generation; none with
+    continuous generation, whose many small generations are each run's own."""
+    if config.algorithm2.generation != "periodic":
         return 0
-    return {"real": 0, "unguided": algorithm2.n_epochs}.get(source, 1)
+    return unguided_generations(config.agent_config(source))
 
 
 def read_pool(work, config, model, name, seed, source):
     """The pooled generations a run on `source` reads -> (transitions of each, a record of each for its result)."""
     a2, pool, record = config.algorithm2, [], []
-    for generation in range(pool_needs(a2, source)):
+    for generation in range(pool_needs(config, source)):
         path = _pool_path(work, config, name, seed, generation)
         settings = pool_settings(model, a2.n_trajectories, a2.sampler_steps, seed, generation)
         transitions, digest = load_pool_generation(path, settings)
@@ -363,7 +363,7 @@ def _needed(work, config, todo):
         elif args[1] != "real":
             agent, source, name, seed = args
             models.add((name, seed))
-            pools.update((name, seed, g) for g in range(pool_needs(config.algorithm2, source))
+            pools.update((name, seed, g) for g in range(pool_needs(config, source))
                          if not os.path.exists(_pool_path(work, config, name, seed, g)))
     models |= {p[:2] for p in pools if not os.path.exists(_pool_path(work, config, *p))}
     return ([(work, config, *m) for m in sorted(models) if not os.path.exists(model_path(work, *m))],

@@ -243,9 +243,14 @@ def _generation_scale(config, guided, model, policy, real, rng):
     return choice.scale, f", auto: target log π {choice.target:.2f}; probes {tried}"
 
 
+def unguided_generations(config):
+    """How many of a run's generations are unguided: all of an unguided run's, a guided run's first."""
+    return {"real": 0, "unguided": config.n_epochs}.get(config.source, 1)
+
+
 def _check_pool(config, pool):
     """Before any training: a pool must hold every unguided generation the run will take from it."""
-    unguided = config.n_epochs if config.source == "unguided" else 1
+    unguided = unguided_generations(config)
     if pool is not None and len(pool) < unguided:
         raise ValueError(f"a {config.source} run of {config.n_epochs} epochs takes {unguided} unguided generation(s) "
                          f"from the pool, which holds {len(pool)}")
