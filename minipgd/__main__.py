@@ -16,6 +16,7 @@ import dataclasses
 import os
 import shlex
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -325,6 +326,10 @@ class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+    def _split_lines(self, text, width):
+        """Wrap at spaces only: a path or name with a hyphen (a checkout in /tmp/ci-clone) stays whole."""
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
 
 
 def _default(cls, name):
