@@ -8,7 +8,7 @@ there, so a sweep continues on another machine that has only the repository, and
 
     model-NAME-seedS              a trajectory diffusion model of dataset NAME (its training
                                   time and the dynamics error of its unguided samples with
-                                  32, 64 and 256 sampler steps)
+                                  32, 64 and 256 sampler steps, over three sample seeds)
     pool-gG-NAME-seedS            unguided generation G of that model, shared by the runs that
                                   read it (`generation_pool.py`): its fingerprint and sampling time
     AGENT-SOURCE-NAME-seedS       one Algorithm 2 run (periodic generation; Fig. 4: continuous): final score,
@@ -56,7 +56,7 @@ from .units import load_results, pending_units, result_path, run_units, write_re
 
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
 TABLE_SOURCES = SOURCES + (AUTO,)  # "auto": guided, with λ chosen at every generation (Sec. 5.3's future work)
-FIDELITY_TRAJECTORIES = 256  # unguided samples a model unit scores
+FIDELITY_TRAJECTORIES = 256  # unguided samples a model unit scores per sample seed
 FIDELITY_SAMPLER_STEPS = (32, 64, 256)  # ... with each of these numbers of Heun steps (Table 4: 256)
 # The tiers' cuts from the paper-scale preset (results/table2-headline.md, "The decisions"): 64 sampler steps,
 # the cheapest within 10 % of 256 steps' unguided dynamics error (maze2d-umaze at F = 128: 1.04x, 32 steps
@@ -77,6 +77,7 @@ class Table2Config:
     activation: str = "relu"  # the authors' blocks; "mish" with residual=True: Diffuser's (the CPU default)
     residual: bool = False
     horizon: int = HORIZON
+    fidelity_sample_seeds: tuple = (0, 1, 2)  # a model unit scores FIDELITY_TRAJECTORIES unguided samples of each
     algorithm2: Algorithm2Config = Algorithm2Config(
         guidance_scale=1.0, n_epochs=4, steps_per_epoch=2_500, n_trajectories=512, sampler_steps=64,
         eval_every=2_500, eval_episodes=10)  # every run's settings but its source (the paper: Algorithm2Config.paper())
@@ -85,7 +86,7 @@ class Table2Config:
     def smoke(cls):
         """Everything once, tiny: one dataset, one seed, both agents, all sources, in seconds."""
         return cls(datasets=("maze2d-umaze",), seeds=(0,), transitions=1_000, diffusion_train_steps=10, features=16,
-                   sources=TABLE_SOURCES,
+                   sources=TABLE_SOURCES, fidelity_sample_seeds=(0,),
                    algorithm2=Algorithm2Config(guidance_scale=1.0, n_epochs=2, steps_per_epoch=10, n_trajectories=16,
                                                sampler_steps=3, eval_every=10, batch_size=32, eval_episodes=1))
 
@@ -247,16 +248,18 @@ def model_result(work, config, name, seed):
     dataset = load_dataset(dataset_path(work, name))
     model = cached_model(work, config, dataset, name, seed)
     env = make_env(dataset.metadata["env_id"])
-    by_steps = {}
+    per_sample = {}  # steps 1–15 (step 0 is set from the sample), for each sample seed
     for steps in sorted({*FIDELITY_SAMPLER_STEPS, config.algorithm2.sampler_steps}):
-        errors = unguided_dynamics_error(model, env, FIDELITY_TRAJECTORIES, steps, seed=0)
-        by_steps[str(steps)] = float(errors[:, 1:].mean())  # steps 1–15: step 0 is set from the sample
+        per_sample[str(steps)] = [float(unguided_dynamics_error(model, env, FIDELITY_TRAJECTORIES, steps, seed=s)
+                                        [:, 1:].mean()) for s in config.fidelity_sample_seeds]
+    by_steps = {steps: float(np.mean(errors)) for steps, errors in per_sample.items()}
     error = by_steps[str(config.algorithm2.sampler_steps)]
     return {"kind": "model", "dataset": name, "seed": seed, "data": _dataset_provenance(dataset),
             "model": _model_settings(config), "training": training_record(model_path(work, name, seed)),
             "dynamics_mse": error, "dynamics_mse_relative": error / float(np.mean(dataset.observations.var(axis=0))),
-            "dynamics_mse_by_sampler_steps": by_steps,
-            "fidelity_samples": {"trajectories": FIDELITY_TRAJECTORIES,
+            "dynamics_mse_by_sampler_steps": by_steps,  # the mean over the sample seeds
+            "dynamics_mse_by_sampler_steps_per_sample": per_sample,
+            "fidelity_samples": {"trajectories": FIDELITY_TRAJECTORIES, "sample_seeds": config.fidelity_sample_seeds,
                                  "sampler_steps": config.algorithm2.sampler_steps}}
 
 

@@ -195,16 +195,18 @@ def time_markdown(results):
 
 
 def sampler_width_markdown(models, reference):
-    """The model units' unguided dynamics error with 32, 64 and 256 sampler steps, each relative to the widest model
-    of the same dataset and seed at 256 steps (`reference`: more model units, e.g. the paper-scale preset's)."""
+    """The model units' unguided dynamics error with 32, 64 and 256 sampler steps (mean ± s.e. over the sample
+    seeds where there are several), each relative to the widest model of the same dataset and seed at 256 steps
+    (`reference`: more model units, e.g. the paper-scale preset's)."""
     rows = sorted({(r["dataset"], r["seed"], r["model"]["features"]): r for r in list(models) + list(reference)
                    if "dynamics_mse_by_sampler_steps" in r}.items())
     ref = {(name, seed): r["dynamics_mse_by_sampler_steps"]["256"] for (name, seed, _), r in rows}  # widest last
     lines = ["| dataset | seed | F | training CPU-min | MSE, 32 steps | 64 steps | 256 steps |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for (name, seed, features), r in rows:
-        base = ref.get((name, seed))
-        cells = [f"{value:.4f}" + (f" ({value / base:.2f}x)" if base else "")
+        base, samples = ref.get((name, seed)), r.get("dynamics_mse_by_sampler_steps_per_sample", {})
+        cells = [(format_mean_se(samples[steps], 4) if len(samples.get(steps, ())) > 1 else f"{value:.4f}")
+                 + (f" ({value / base:.2f}x)" if base else "")
                  for steps, value in sorted(r["dynamics_mse_by_sampler_steps"].items(), key=lambda kv: int(kv[0]))
                  if steps in ("32", "64", "256")]
         cpu = f"{r['training']['cpu'] / 60:.1f}" if r.get("training") else "—"
@@ -273,7 +275,8 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
               "(— : fewer than two seeds on a side):\n\n" + welch_markdown(runs, config)
             + "\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
               "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
-            + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories) of each model, and "
+            + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories per sample seed) of "
+               "each model, and "
                "relative to the F = 128 model of the same dataset and seed at 256 sampler steps (the rule: the "
                "cheapest setting within 1.10x):\n\n" + sampler_width_markdown(models, reference)
                if any("dynamics_mse_by_sampler_steps" in r for r in models + list(reference)) else "")
