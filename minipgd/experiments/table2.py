@@ -8,7 +8,7 @@ there, so a sweep continues on another machine that has only the repository, and
 
     model-NAME-seedS              a trajectory diffusion model of dataset NAME (its training
                                   time and the dynamics error of its unguided samples with
-                                  32, 64 and 256 sampler steps, over three sample seeds)
+                                  32, 64, 128 and 256 sampler steps, over three sample seeds)
     pool-gG-NAME-seedS            unguided generation G of that model, shared by the runs that
                                   read it (`generation_pool.py`): its fingerprint and sampling time
     AGENT-SOURCE-NAME-seedS       one Algorithm 2 run (periodic generation; Fig. 4: continuous): final score,
@@ -57,7 +57,7 @@ from .units import load_results, pending_units, result_path, run_units, write_re
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
 TABLE_SOURCES = SOURCES + (AUTO,)  # "auto": guided, with λ chosen at every generation (Sec. 5.3's future work)
 FIDELITY_TRAJECTORIES = 256  # unguided samples a model unit scores per sample seed
-FIDELITY_SAMPLER_STEPS = (32, 64, 256)  # ... with each of these numbers of Heun steps (Table 4: 256)
+FIDELITY_SAMPLER_STEPS = (32, 64, 128, 256)  # ... with each of these numbers of Heun steps (Table 4: 256)
 # The tiers' cuts from the paper-scale preset (results/table2-headline.md, "The decisions"): 64 sampler steps,
 # the cheapest within 10 % of 256 steps' unguided dynamics error (maze2d-umaze at F = 128: 1.04x, 32 steps
 # 1.30x); F = 128, as F = 64 had 1.54x its error at 256 steps; 2^13 trajectories per generation, since

@@ -194,21 +194,24 @@ def time_markdown(results):
     return "\n".join(lines) + "\n"
 
 
+STEP_COLUMNS = ("32", "64", "128", "256")
+
+
 def sampler_width_markdown(models, reference):
-    """The model units' unguided dynamics error with 32, 64 and 256 sampler steps (mean ± s.e. over the sample
+    """The model units' unguided dynamics error with 32, 64, 128 and 256 sampler steps (mean ± s.e. over the sample
     seeds where there are several), each relative to the widest model of the same dataset and seed at 256 steps
     (`reference`: more model units, e.g. the paper-scale preset's)."""
     rows = sorted({(r["dataset"], r["seed"], r["model"]["features"]): r for r in list(models) + list(reference)
                    if "dynamics_mse_by_sampler_steps" in r}.items())
     ref = {(name, seed): r["dynamics_mse_by_sampler_steps"]["256"] for (name, seed, _), r in rows}  # widest last
-    lines = ["| dataset | seed | F | training CPU-min | MSE, 32 steps | 64 steps | 256 steps |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| dataset | seed | F | training CPU-min | MSE, 32 steps | 64 steps | 128 steps | 256 steps |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (name, seed, features), r in rows:
-        base, samples = ref.get((name, seed)), r.get("dynamics_mse_by_sampler_steps_per_sample", {})
-        cells = [(format_mean_se(samples[steps], 4) if len(samples.get(steps, ())) > 1 else f"{value:.4f}")
-                 + (f" ({value / base:.2f}x)" if base else "")
-                 for steps, value in sorted(r["dynamics_mse_by_sampler_steps"].items(), key=lambda kv: int(kv[0]))
-                 if steps in ("32", "64", "256")]
+        base, means = ref.get((name, seed)), r["dynamics_mse_by_sampler_steps"]
+        samples = r.get("dynamics_mse_by_sampler_steps_per_sample", {})
+        cells = [((format_mean_se(samples[steps], 4) if len(samples.get(steps, ())) > 1 else f"{means[steps]:.4f}")
+                  + (f" ({means[steps] / base:.2f}x)" if base else "")) if steps in means else "—"
+                 for steps in STEP_COLUMNS]
         cpu = f"{r['training']['cpu'] / 60:.1f}" if r.get("training") else "—"
         lines.append(f"| {name} | {seed} | {features} | {cpu} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
