@@ -14,6 +14,7 @@ real rows are the Table 2 tiers' units of the same datasets and seeds
 """
 from dataclasses import replace
 
+from ..rl.synthetic import SOURCES
 from .table2 import PRESETS, Table2Config, parse_unit
 from .units import load_results
 
@@ -46,5 +47,5 @@ def _compared(parsed, config):
     if kind != "agent":
         return False
     agent, source, name, seed = args
-    return (source in ("real", "unguided", "guided") and name in config.datasets and seed in config.seeds
+    return (source in SOURCES and name in config.datasets and seed in config.seeds
             and agent in config.agents)

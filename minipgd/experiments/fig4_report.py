@@ -40,11 +40,16 @@ def pooled(scores, config):
             for i in range(len(ARMS))}
 
 
+def _groups(runs, config, everything):
+    """[(dataset, {arm index: per-seed scores})] for each dataset, then (`everything`, pooled over datasets)."""
+    scores = arm_scores(runs, config)
+    groups = [(name, {i: scores[name, i] for i in range(len(ARMS))}) for name in config.datasets]
+    return groups + [(everything, pooled(scores, config))]
+
+
 def fig4_markdown(runs, config):
     """The table (mean ± s.e. over seeds of the agents' mean) and the p-values of the paper's comparisons."""
-    scores = arm_scores(runs, config)
-    rows = [(name, {i: scores[name, i] for i in range(len(ARMS))}) for name in config.datasets]
-    rows.append(("*all datasets*", pooled(scores, config)))
+    rows = _groups(runs, config, "*all datasets*")
     header = "| dataset | " + " | ".join(label for _, _, label in ARMS) + " |"
     lines = [header, "|---|" + "---:|" * len(ARMS)]
     lines += [f"| {name} | " + " | ".join(format_mean_se(v[i]) if v[i] else "—" for i in range(len(ARMS))) + " |"
@@ -58,9 +63,7 @@ def fig4_markdown(runs, config):
 
 def plot_fig4(runs, config, path):
     """Fig. 4's bars: per dataset and over all of them, each arm's mean score over agents, ± s.e. over seeds."""
-    scores = arm_scores(runs, config)
-    groups = [(name, {i: scores[name, i] for i in range(len(ARMS))}) for name in config.datasets]
-    groups.append(("all datasets", pooled(scores, config)))
+    groups = _groups(runs, config, "all datasets")
     fig = Figure(figsize=(2.2 + 2.0 * len(groups), 3.2))
     ax = fig.subplots()
     width = 0.8 / len(ARMS)

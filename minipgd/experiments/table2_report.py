@@ -63,12 +63,6 @@ def _scores(runs):
     return out
 
 
-def _block_totals(scores, datasets, agent, source, seeds):
-    """Per seed, the mean over the block's datasets (seeds missing a dataset are left out)."""
-    per_dataset = [scores.get((name, agent, source), {}) for name in datasets]
-    return [np.mean([d[s] for d in per_dataset]) for s in seeds if all(s in d for d in per_dataset)]
-
-
 def _row(label, cells_by_agent, agents, sources):
     cells = []
     for agent in agents:
@@ -95,7 +89,7 @@ def table2_markdown(results, config):
                      for a in config.agents}
             lines.append(_row(name, cells, config.agents, config.sources))
         if len(datasets) > 1:
-            totals = {a: {s: _block_totals(scores, datasets, a, s, seeds) for s in config.sources}
+            totals = {a: {s: _pooled(scores, datasets, [a], s, seeds) for s in config.sources}
                       for a in config.agents}
             lines.append(_row(f"*{block} total*", totals, config.agents, config.sources))
     return "\n".join(lines) + "\n"
@@ -162,7 +156,8 @@ def welch_markdown(runs, config):
 
 
 def _pooled(scores, datasets, agents, source, seeds):
-    """Per seed, the mean over `datasets` and `agents` (seeds missing a cell are left out)."""
+    """Per seed, the mean over `datasets` and `agents` (seeds missing a cell are left out): one agent's block
+    totals, or a block pooled over the agents."""
     cells = [scores.get((name, agent, source), {}) for name in datasets for agent in agents]
     return [np.mean([c[s] for c in cells]) for s in seeds if all(s in c for c in cells)]
 
