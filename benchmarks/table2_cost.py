@@ -8,9 +8,9 @@ second (batch 256, 256-256 networks), all on one BLAS thread, the process pinned
 to one core (the sampler would otherwise share its chunks over worker threads on
 every core); then counts the preset's generations (the pooled unguided ones,
 sampled once per model, and every run's own: a guided periodic run's after the
-first, every generation of a continuous run; a Heun step is two network calls,
-the last one), updates and models. `--preset fig4` is Fig. 4's continuous runs
-(their models are the tiers').
+first, every guided generation of a continuous run; a Heun step is two network calls,
+the last one), updates and models. `--preset fig4` is Fig. 4's continuous runs:
+their models and pooled generations are the tiers', so its own cost is the rest.
 The model training time is an input (`--model-minutes`, default: the ~42
 CPU-minutes Section 5.3's units recorded for the CPU default model).
 """
@@ -27,15 +27,17 @@ import numpy as np  # noqa: E402
 
 from minipgd.diffusion import TrajectoryDiffusion, TrajectoryLayout, TrajectoryNormalizer  # noqa: E402
 from minipgd.experiments.fig4 import fig4_config  # noqa: E402
-from minipgd.experiments.table2 import PRESETS, pool_needs  # noqa: E402
+from minipgd.experiments.table2 import PRESETS  # noqa: E402
 from minipgd.nn import TemporalUNet, UNetConfig  # noqa: E402
 from minipgd.rl import TD3, TD3Config  # noqa: E402
 from minipgd.rl.iql import IQL, IQLConfig  # noqa: E402
+from minipgd.rl.synthetic import unguided_generations  # noqa: E402
 
 LAYOUT = TrajectoryLayout(obs_dim=11, act_dim=3)  # hopper
 
 
 SWEEPS = {**PRESETS, "fig4": fig4_config()}  # Table 2's presets and Fig. 4's continuous runs
+SHARED = {"fig4": ("models", "pooled generations")}  # parts a sweep takes from the tiers (counted there)
 
 
 def seconds_per_trajectory_call(config, rng, n=1024, steps=4):
@@ -84,11 +86,13 @@ def main():
     rates = {"td3bc": updates_per_second(TD3(11, 3, rng, TD3Config(alpha=2.5)), rng),
              "iql": updates_per_second(IQL(11, 3, rng, IQLConfig()), rng)}
     generation_min = call * a2.n_trajectories * (2 * a2.sampler_steps - 1) / 60
+    pooled_min = generation_min * config.pool_size() / a2.n_trajectories
     updates = a2.n_epochs * a2.steps_per_epoch
     runs = config.runs()
-    own = sum(a2.n_epochs - pool_needs(config, source) for _, source, _, _ in runs if source != "real")
-    generations = len(config.pools()) + own
-    parts = {"generation": generations * generation_min,
+    own = sum(a2.n_epochs - unguided_generations(config.agent_config(source)) for _, source, _, _ in runs
+              if source != "real")
+    pooled = len(config.pools())
+    parts = {"runs' own generations": own * generation_min, "pooled generations": pooled * pooled_min,
              "agent updates": sum(updates / rates[agent] / 60 for agent, _, _, _ in runs),
              "models": len(config.models()) * args.model_minutes}
     print(f"preset {args.preset}: U-Net F = {config.features} ({config.activation}) {1e6 * call:.0f} µs per "
@@ -99,8 +103,13 @@ def main():
         print(f"  {name}: {minutes / 60:.1f} CPU-hours")
     total = sum(parts.values()) / 60
     print(f"  total: {total:.0f} CPU-hours, {total / 2:.0f} hours with --jobs 2 on 2 cores "
-          f"({len(runs)} agent runs, {generations} generations: {len(config.pools())} pooled, {own} each run's own; "
-          f"{len(config.models())} models)")
+          f"({len(runs)} agent runs; {pooled} pooled generations of {config.pool_size():,} trajectories, {own} of "
+          f"the runs' own; {len(config.models())} models)")
+    shared = SHARED.get(args.preset, ())
+    if shared:
+        own_total = sum(minutes for name, minutes in parts.items() if name not in shared) / 60
+        print(f"  its own, without the tiers' {' and '.join(shared)}: {own_total:.1f} CPU-hours, "
+              f"{own_total / 2:.1f} hours with --jobs 2 on 2 cores")
 
 
 if __name__ == "__main__":

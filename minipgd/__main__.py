@@ -287,8 +287,7 @@ def _fig4(args, work, figure_png, table_md):
     figure_png.parent.mkdir(parents=True, exist_ok=True)
     plot_fig4(runs, config, figure_png)
     text = (f"# Fig. 4: continuous against periodic generation\n\nProduced by `{args.command_line}` from "
-            f"{len(results)} of the {len(config.unit_names())} units (continuous runs, and their models' fidelity "
-            f"checks) in `{results_dir.as_posix()}/` and "
+            f"{len(results)} of the {len(config.unit_names())} continuous runs in `{results_dir.as_posix()}/` and "
             f"{len(periodic)} periodic and real runs of the Table 2 tiers in `{table2_dir.as_posix()}/`. Final D4RL "
             "normalized score: per seed the mean over TD3+BC and IQL, then mean ± standard error over seeds; — : "
             f"no result yet.\n\n{PAPER}\n\n" + fig4_markdown(runs, config)

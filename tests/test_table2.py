@@ -9,8 +9,8 @@ import pytest
 from minipgd.__main__ import main
 from minipgd.analysis.stats import welch_p_value
 from minipgd.experiments.fig4 import fig4_config
-from minipgd.experiments.generation_pool import load_pool_generation, pool_path, pool_record
-from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, run_table2
+from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
+from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
 from minipgd.experiments.table2_report import (sampler_width_markdown, significantly_best, table2_markdown,
                                                welch_markdown)
 from minipgd.experiments.units import result_path
@@ -196,13 +196,57 @@ def test_fig4_runs_continuous_generation_beside_the_table2_periodic_runs(smoke_s
     root, _ = smoke_sweep
     main(["experiment", "fig4", "--smoke", "--work-dir", str(root / "work"), "--results", str(root / "res"),
           "--figures", str(root / "fig")])
-    config = fig4_config(smoke=True)
-    for unit in config.unit_names()[1:]:  # the model unit is the Table 2 sweep's
+    config, table2 = fig4_config(smoke=True), root / "res" / "table2" / "smoke"
+    pools = [json.loads(open(result_path(table2, f"pool-g{g}-maze2d-umaze-seed0")).read())["fingerprint"]
+             for g in (0, 1)]
+    assert config.unit_names() == [f"{agent}-{source}-maze2d-umaze-seed0" for agent in ("iql", "td3bc")
+                                   for source in ("unguided", "guided")]  # the models and pools are Table 2's
+    for unit in config.unit_names():
         result = json.loads(open(result_path(root / "res" / "fig4-smoke", unit)).read())
         assert result["algorithm2"]["generation"] == "continuous" and len(result["generations"]) == 4
-        assert not result["pooled_generations"]  # continuous runs sample their own small generations
+        # the Table 2 sweep's pooled generations, two small epochs from each: all four of an unguided run's
+        # epochs, a guided run's first
+        assert [p["fingerprint"] for p in result["pooled_generations"]] == pools[:2 if result["source"] ==
+                                                                                   "unguided" else 1]
+        assert [g["pooled"] for g in result["generations"]] == [True] * 4 if result["source"] == "unguided" else \
+            [True, False, False, False]
     table = (root / "res" / "fig4.md").read_text()
     row = next(line for line in table.splitlines() if line.startswith("| maze2d-umaze |"))
     assert "—" not in row and len(row.split("|")) == 2 + 1 + 5  # all five arms: real, periodic and continuous
     assert "continuous generation scores below periodic" in table
     assert (root / "fig" / "fig4_generation.png").stat().st_size > 0
+
+
+def _trajectories(lengths, terminal_last=()):
+    """Transitions of trajectories of `lengths` rows, marked as `windows_to_transitions` marks them: the last row
+    of each terminal (those in `terminal_last`) or truncated."""
+    n = sum(lengths)
+    ends = np.cumsum(lengths) - 1
+    terminations, truncations = np.zeros(n, bool), np.zeros(n, bool)
+    for i, end in enumerate(ends):
+        (terminations if i in terminal_last else truncations)[end] = True
+    return {"rewards": np.arange(n, dtype=np.float32), "terminations": terminations, "truncations": truncations}
+
+
+def test_epoch_slices_cut_a_pooled_generation_into_consecutive_whole_trajectories():
+    transitions = _trajectories([3, 1, 3, 2, 3], terminal_last=(1,))  # the second ended at a terminal state
+    assert epoch_slices(transitions, 1, 1) == [transitions]  # a generation of one epoch's size is read whole
+    first, second = epoch_slices(transitions, 3, 2)  # 5 trajectories in 3 slices (1, 2, 2): the first two
+    assert first["rewards"].tolist() == [0, 1, 2] and second["rewards"].tolist() == [3, 4, 5, 6]
+    assert second["terminations"].tolist() == [True, False, False, False] and second["truncations"].sum() == 1
+    every = epoch_slices(transitions, 5, 5)
+    assert np.concatenate([s["rewards"] for s in every]).tolist() == transitions["rewards"].tolist()
+    with pytest.raises(ValueError, match="a pooled generation of 5 trajectories cannot be cut into 6 epochs"):
+        epoch_slices(transitions, 6, 1)
+
+
+def test_fig4_reads_the_tiers_pooled_generations_in_slices():
+    fig4, tier = Table2Config.fig4(), PRESETS["headline"]
+    a2 = fig4.algorithm2
+    assert fig4.pool_size() == tier.pool_size() == 2**13 and a2.sampler_steps == tier.algorithm2.sampler_steps
+    assert fig4.work_name() == tier.work_name()  # the same files: the same models, pools and folder
+    assert a2.n_trajectories == 328 and fig4.epochs_per_pool() == 25 and 25 * 4 == a2.n_epochs
+    assert pool_needs(fig4, "unguided") == 4 and pool_needs(fig4, "guided") == 1  # its first epoch
+    assert [pool_needs(tier, source) for source in ("real", "unguided", "guided", "auto")] == [0, 4, 1, 1]
+    with pytest.raises(ValueError, match="pooled_trajectories must be at least a generation's 328"):
+        replace(fig4, pooled_trajectories=300)

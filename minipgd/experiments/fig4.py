@@ -7,7 +7,8 @@ periodic, both above real and unguided data. Only the continuous runs are this
 sweep's own units (`Table2Config.fig4()`: the same models, updates and total
 number of synthetic trajectories as the tiers' periodic runs); its periodic and
 real rows are the Table 2 tiers' units of the same datasets and seeds
-(RESULTS/table2/headline, RESULTS/table2/mujoco), so nothing is run twice.
+(RESULTS/table2/headline, RESULTS/table2/mujoco), and its unguided data are
+the tiers' pooled generations, read in 100 slices, so nothing is run twice.
 
     python -m minipgd experiment fig4 --jobs 2          # every continuous unit without a result
     python -m minipgd experiment fig4 --report-only     # results/fig4.md and figures/fig4_generation.png
@@ -26,9 +27,9 @@ def fig4_config(smoke=False):
     if not smoke:
         return Table2Config.fig4()
     table2 = Table2Config.smoke()
-    return replace(table2, sources=("unguided", "guided"),
-                   algorithm2=replace(table2.algorithm2, generation="continuous", n_epochs=4, steps_per_epoch=5,
-                                      n_trajectories=8, eval_every=5))
+    return replace(table2, sources=("unguided", "guided"), pooled_trajectories=table2.algorithm2.n_trajectories,
+                   model_units=False, algorithm2=replace(table2.algorithm2, generation="continuous", n_epochs=4, steps_per_epoch=5,
+                                      n_trajectories=table2.algorithm2.n_trajectories // 2, eval_every=5))
 
 
 def periodic_results(table2_dir, config, smoke=False):

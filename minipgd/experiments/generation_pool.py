@@ -3,7 +3,10 @@
 An unguided generation (Alg. 2 l. 5 with λ = 0) does not depend on the agent, so
 the runs of one model share them instead of each sampling its own: an unguided
 run (SynthER) takes generation e as its epoch-e data, and a guided run takes
-generation 0 as its first, unguided, epoch. Each generation is sampled with its
+generation 0 as its first, unguided, epoch. A run whose epochs are smaller than
+a generation (Fig. 4's continuous runs) takes them as consecutive slices of the
+generations instead (`epoch_slices`): together the slices are the same
+trajectories the periodic runs read. Each generation is sampled with its
 own generator, seeded by the model's seed and the generation's index, so the
 pooled data has the same distribution as data a run samples itself; only the
 draws are shared. A generation is kept in the work folder,
@@ -49,6 +52,21 @@ def pool_record(path):
     """What the generation at `path` was made from, its fingerprint, size and sampling time (no arrays)."""
     _, meta = load_checkpoint(path, kind=KIND, what="pooled generation")
     return {key: value for key, value in meta.items() if key != "kind"}
+
+
+def epoch_slices(transitions, parts, count):
+    """The first `count` of `parts` near-equal slices of one pooled generation, each consecutive whole
+    trajectories in the order they were sampled: the data of `count` epochs whose generations are 1/`parts` of
+    its size (`parts` 1: the generation whole)."""
+    if parts == 1:
+        return [transitions]
+    ends = np.flatnonzero(transitions["terminations"] | transitions["truncations"]) + 1  # past each one's last row
+    if len(ends) < parts:
+        raise ValueError(f"a pooled generation of {len(ends)} trajectories cannot be cut into {parts} epochs' data")
+    cuts = len(ends) * np.arange(parts + 1) // parts  # trajectories before each slice
+    bounds = np.concatenate([[0], ends[cuts[1:] - 1]])  # rows before each slice
+    return [{name: values[start:stop] for name, values in transitions.items()}
+            for start, stop in zip(bounds[:count], bounds[1:count + 1])]
 
 
 def load_pool_generation(path, settings):

@@ -17,7 +17,8 @@ there, so a sweep continues on another machine that has only the repository, and
 
 An unguided run reads pooled generations 0..N_epochs−1, a guided or automatic-λ
 run generation 0 as its first (unguided) epoch; its later, guided, generations
-are its own. The bulky things stay in the work folder and are remade where they
+are its own. Fig. 4's continuous runs, whose epochs are smaller, read the
+tiers' pooled generations in consecutive slices (`pooled_trajectories`). The bulky things stay in the work folder and are remade where they
 are missing: `data/NAME.npz` (minipgd's recipe, seed 0, seconds),
 `models/NAME-seedS.npz` and `pools/NAME-seedS-NxSTEPSsteps-gG.npz` (made before the units
 that need them if their file is not there, even when their unit's result is: a
@@ -50,7 +51,8 @@ from ..nn.unet import HORIZON
 from ..rl.synthetic import AUTO, SOURCES, Algorithm2Config, unguided_generations
 from .artifacts import cached_dataset, cached_diffusion, silent, training_record
 from .fidelity import unguided_dynamics_error
-from .generation_pool import load_pool_generation, make_pool_generation, pool_path, pool_record, pool_settings
+from .generation_pool import (epoch_slices, load_pool_generation, make_pool_generation, pool_path, pool_record,
+                              pool_settings)
 from .offline_run import ALGORITHMS, run_offline_agent
 from .units import load_results, pending_units, result_path, run_units, write_result
 
@@ -79,6 +81,8 @@ class Table2Config:
     residual: bool = False
     horizon: int = HORIZON
     fidelity_sample_seeds: tuple = (0, 1, 2)  # a model unit scores FIDELITY_TRAJECTORIES unguided samples of each
+    pooled_trajectories: int | None = None  # per pooled generation; None: a generation's size (`pool_size`)
+    model_units: bool = True  # False: its models and pooled generations are another sweep's units (Fig. 4's)
     algorithm2: Algorithm2Config = Algorithm2Config(
         guidance_scale=1.0, n_epochs=4, steps_per_epoch=2_500, n_trajectories=512, sampler_steps=64,
         eval_every=2_500, eval_episodes=10)  # every run's settings but its source (the paper: Algorithm2Config.paper())
@@ -127,11 +131,14 @@ class Table2Config:
     def fig4(cls):
         """Fig. 4's continuous generation beside the tiers' periodic runs: 100 epochs of 1,000 updates (the same
         100,000), 328 trajectories per generation (32,800 in all against periodic's 4 x 2^13 = 32,768), each kept
-        for 10 epochs (`GENERATIONS`), on the tiers' models; its periodic and real rows are the tiers' units."""
+        for 10 epochs (`GENERATIONS`), on the tiers' models; its periodic and real rows are the tiers' units.
+        Its unguided epochs are the tiers' 4 pooled generations of 2^13 cut into 25 slices each (327 or 328
+        trajectories): the very trajectories the periodic unguided runs read."""
         periodic = cls.tier(("hopper-medium-replay", "maze2d-umaze"))
-        return replace(periodic, sources=SOURCES[1:], algorithm2=replace(
-            periodic.algorithm2, generation="continuous", n_epochs=100, steps_per_epoch=1_000,
-            n_trajectories=-(-4 * TIER_TRAJECTORIES // 100)))
+        continuous = replace(periodic.algorithm2, generation="continuous", n_epochs=100, steps_per_epoch=1_000,
+                             n_trajectories=-(-4 * TIER_TRAJECTORIES // 100))
+        return replace(periodic, sources=SOURCES[1:], pooled_trajectories=TIER_TRAJECTORIES, model_units=False,
+                       algorithm2=continuous)
 
     def __post_init__(self):
         if not set(self.agents) <= set(ALGORITHMS) or not set(self.sources) <= set(TABLE_SOURCES):
@@ -140,6 +147,9 @@ class Table2Config:
             raise ValueError("need at least one dataset and one seed")
         if not isinstance(self.algorithm2, Algorithm2Config):
             raise ValueError(f"algorithm2 must be an Algorithm2Config, got {type(self.algorithm2).__name__}")
+        if self.pool_size() < self.algorithm2.n_trajectories:
+            raise ValueError(f"pooled_trajectories must be at least a generation's {self.algorithm2.n_trajectories} "
+                             f"trajectories, got {self.pooled_trajectories}")
 
     def work_name(self):
         """The default work folder's name: what its data and models depend on, so that presets with the same
@@ -147,6 +157,15 @@ class Table2Config:
         blocks = self.activation + ("-residual" if self.residual else "")
         return (f"table2-F{self.features}-{blocks}-{self.diffusion_train_steps}steps-H{self.horizon}-"
                 f"{self.transitions}transitions")
+
+    def pool_size(self):
+        """Trajectories per pooled generation: a generation's (periodic runs read them whole), or more (Fig. 4's
+        continuous runs read `epochs_per_pool` small epochs from each of the tiers' generations)."""
+        return self.pooled_trajectories or self.algorithm2.n_trajectories
+
+    def epochs_per_pool(self):
+        """How many epochs' unguided data one pooled generation makes: its size over a generation's, rounded."""
+        return round(self.pool_size() / self.algorithm2.n_trajectories)
 
     def agent_config(self, source):
         """The Algorithm 2 settings of a run on `source` ("auto": guided, λ chosen at every generation)."""
@@ -171,9 +190,10 @@ class Table2Config:
                 for agent in self.agents for source in self.sources]
 
     def unit_names(self):
-        """Models first, then their pooled generations (agents on synthetic data need both), then agent runs."""
-        return ([model_unit_name(*m) for m in self.models()] + [pool_unit_name(*p) for p in self.pools()]
-                + [agent_unit_name(*r) for r in self.runs()])
+        """Models first, then their pooled generations (agents on synthetic data need both), then agent runs;
+        without `model_units`, the agent runs only (the files they read are made where missing all the same)."""
+        shared = [model_unit_name(*m) for m in self.models()] + [pool_unit_name(*p) for p in self.pools()]
+        return (shared if self.model_units else []) + [agent_unit_name(*r) for r in self.runs()]
 
 
 PRESETS = {"miniature": Table2Config(), "paper-scale": Table2Config.paper_scale(), "headline": Table2Config.headline(),
@@ -265,21 +285,21 @@ def model_result(work, config, name, seed):
 
 
 def pool_needs(config, source):
-    """The pooled generations a run on `source` reads: its unguided ones with periodic generation; none with
-    continuous generation, whose many small generations are each run's own."""
-    if config.algorithm2.generation != "periodic":
-        return 0
-    return unguided_generations(config.agent_config(source))
+    """The pooled generations a run on `source` reads: enough for its unguided epochs, `epochs_per_pool` of them
+    from each generation."""
+    return -(-unguided_generations(config.agent_config(source)) // config.epochs_per_pool())
 
 
 def read_pool(work, config, model, name, seed, source):
-    """The pooled generations a run on `source` reads -> (transitions of each, a record of each for its result)."""
-    a2, pool, record = config.algorithm2, [], []
+    """The unguided epochs' data of a run on `source`, from the pool -> (transitions of each epoch, a record of
+    each pooled generation read, for its result)."""
+    epochs, per = unguided_generations(config.agent_config(source)), config.epochs_per_pool()
+    pool, record = [], []
     for generation in range(pool_needs(config, source)):
         path = _pool_path(work, config, name, seed, generation)
-        settings = pool_settings(model, a2.n_trajectories, a2.sampler_steps, seed, generation)
+        settings = pool_settings(model, config.pool_size(), config.algorithm2.sampler_steps, seed, generation)
         transitions, digest = load_pool_generation(path, settings)
-        pool.append(transitions)
+        pool += epoch_slices(transitions, per, min(per, epochs - len(pool)))
         record.append({"file": os.path.relpath(path, work), "fingerprint": digest, **settings})
     return pool, record
 
@@ -345,7 +365,7 @@ def _sample_pool(work, results_dir, config, name, seed, generation):
     path, unit = _pool_path(work, config, name, seed, generation), pool_unit_name(name, seed, generation)
     if not os.path.exists(path):
         model = cached_model(work, config, load_dataset(dataset_path(work, name)), name, seed)
-        make_pool_generation(path, model, a2.n_trajectories, a2.sampler_steps, seed, generation)
+        make_pool_generation(path, model, config.pool_size(), a2.sampler_steps, seed, generation)
     record = pool_record(path)
     if not os.path.exists(result_path(results_dir, unit)):
         write_result(results_dir, unit, {"kind": "pool", "dataset": name, "seed": seed, **record})
@@ -353,7 +373,7 @@ def _sample_pool(work, results_dir, config, name, seed, generation):
 
 
 def _pool_path(work, config, name, seed, generation):
-    return pool_path(work, name, seed, generation, config.algorithm2.n_trajectories, config.algorithm2.sampler_steps)
+    return pool_path(work, name, seed, generation, config.pool_size(), config.algorithm2.sampler_steps)
 
 
 def _needed(work, config, todo):
