@@ -79,6 +79,28 @@ def test_a_run_takes_its_unguided_generations_from_the_pool(setup, source):
     assert (per_epoch[1] == {11.0}) == (per_epoch[2] == {12.0}) == (source == "unguided")
 
 
+def test_every_generation_is_inspected_without_changing_the_run(setup):
+    """`inspect` sees each generation with its epoch and the policy of that moment; its result is recorded."""
+    model, real = setup
+    config, seen = tiny(source="guided"), []
+
+    def inspect(epoch, transitions, policy):
+        seen.append((epoch, len(transitions["rewards"]), policy.act_dim))
+        return {"rows": len(transitions["rewards"])}
+
+    runs = []
+    for checks in (None, inspect):
+        trained, generations = agent(np.random.default_rng(0)), []
+        history = train_agent(trained, real, config, np.random.default_rng(0), model=model,
+                              evaluate=lambda: float(trained.act(real["observations"][:1])[0, 0]),  # the actor's output
+                              generations=generations, inspect=checks)
+        runs.append((history, generations))
+    (plain, _), (inspected, generations) = runs
+    assert inspected == plain and len({score for _, score in plain}) == 3  # the same run, and the actor changes
+    assert [e for e, _, _ in seen] == [0, 1, 2] and all(dim == 2 for _, _, dim in seen)
+    assert [g["inspected"]["rows"] for g in generations] == [rows for _, rows, _ in seen]
+
+
 def test_a_pool_too_small_for_the_run_is_refused_before_training(setup, rng):
     model, real = setup
     with pytest.raises(ValueError, match="takes 3 unguided generation.* which holds 1"):

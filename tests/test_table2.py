@@ -9,6 +9,9 @@ import pytest
 from minipgd.__main__ import main
 from minipgd.analysis.stats import welch_p_value
 from minipgd.experiments.fig4 import fig4_config
+from minipgd.envs.dataset import load_dataset
+from minipgd.envs.registry import make_env
+from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, generation_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
 from minipgd.experiments.table2_report import (sampler_width_markdown, significantly_best, table2_markdown,
@@ -55,6 +58,9 @@ def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
         assert read == {"real": [], "unguided": [pools[0], pools[1]]}.get(result["source"], [pools[0]])
         assert [g["pooled"] for g in result["generations"]] == [True] * len(read) + [False] * (2 - len(read)) * (
             result["source"] != "real")
+        for generation in result["generations"]:  # Sec. 5.3's measures of each generation
+            assert set(generation["inspected"]) == {"log_likelihood", "log_likelihood_real", "dynamics_mse"}
+            assert all(np.isfinite(v) for v in generation["inspected"].values())
         if result["source"] == "auto":  # the λ of its one guided generation (the first is unguided)
             assert result["algorithm2"]["guidance_scale"] == "auto" and result["guidance_scales"][0] >= 0
     states = [path for path in (root / "work" / "runs").rglob("*") if path.is_file()]
@@ -63,6 +69,7 @@ def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
     assert "python -m minipgd experiment table2 --smoke" in table and "11 of 11 unit results" in table
     assert "| maze2d-umaze |" in table and "76.2 ± 17.4" in table  # ours, then the paper's row
     assert "relative to the mean state variance" in table and "λ automatic guidance chose" in table
+    assert "| maze2d-umaze | TD3+BC | Guided (auto λ) | 1 |" in table  # Sec. 5.3's measures of its generations
     assert (root / "fig" / "table2-smoke_curves.png").stat().st_size > 0
 
 
@@ -250,3 +257,26 @@ def test_fig4_reads_the_tiers_pooled_generations_in_slices():
     assert [pool_needs(tier, source) for source in ("real", "unguided", "guided", "auto")] == [0, 4, 1, 1]
     with pytest.raises(ValueError, match="pooled_trajectories must be at least a generation's 328"):
         replace(fig4, pooled_trajectories=300)
+
+
+class _Centered:
+    """A policy N(0, 1) on every action dimension: log π(a|s) = −|a|²/2 − d log √(2π)."""
+
+    def log_prob(self, states, actions):
+        return -0.5 * np.sum(actions**2, axis=-1) - actions.shape[-1] * 0.5 * np.log(2 * np.pi)
+
+
+def test_generation_checks_measure_likelihood_and_dynamics_against_the_simulator(smoke_sweep):
+    root, _ = smoke_sweep
+    dataset = load_dataset(root / "work" / "data" / "maze2d-umaze.npz")
+    real = dataset.arrays()
+    inspect = generation_checks(make_env(dataset.metadata["env_id"]), real, seed=0)
+    exact = inspect(0, real, _Centered())  # the dataset itself: the simulator made it
+    assert exact["dynamics_mse"] < 1e-10 and exact == inspect(0, real, _Centered())  # and the same draws again
+    assert exact["log_likelihood"] < -0.5 * 2 * np.log(2 * np.pi)  # actions are not all 0
+    moved = inspect(0, {**real, "next_observations": real["next_observations"] + 0.1}, _Centered())
+    assert moved["dynamics_mse"] == pytest.approx(0.01, rel=1e-3)  # 0.1² in every state dimension
+    still = inspect(0, {**real, "actions": np.zeros_like(real["actions"])}, _Centered())
+    assert still["log_likelihood"] == pytest.approx(-np.log(2 * np.pi))  # the most likely actions
+    assert still["log_likelihood_real"] == exact["log_likelihood_real"] < still["log_likelihood"]
+    assert CHECKED_TRANSITIONS == 1_024

@@ -43,13 +43,13 @@ def scorer(agent, metadata, n_episodes, rng):
 
 
 def run_offline_agent(dataset, algo, config, seed, model=None, checkpoint=None, log=print, timings=None,
-                      generations=None, pool=None, provenance=None):
+                      generations=None, pool=None, provenance=None, inspect=None):
     """Train `algo` on `dataset` with Algorithm 2 (`config`: an Algorithm2Config) -> agent, [(step, score)].
 
     Every evaluation runs `config.eval_episodes` episodes. A `checkpoint` records the algorithm, seed and
     environment too, and `provenance` (anything else the run depends on). `timings`: a dict filled with
     where the time went, `generations`: a list filled with the run's generations, `pool`: unguided
-    generations sampled beforehand (see `train_agent`).
+    generations sampled beforehand, `inspect`: measurements of each generation (see `train_agent`).
     """
     rng = np.random.default_rng(seed)
     real = as_float32(dataset.arrays())
@@ -57,4 +57,5 @@ def run_offline_agent(dataset, algo, config, seed, model=None, checkpoint=None, 
     score = scorer(agent, dataset.metadata, config.eval_episodes, rng)
     provenance = {"algorithm": algo, "seed": seed, "env_id": dataset.metadata["env_id"], **(provenance or {})}
     return agent, train_agent(agent, real, config, rng, model=model, evaluate=score, log=log, checkpoint=checkpoint,
-                              provenance=provenance, timings=timings, generations=generations, pool=pool)
+                              provenance=provenance, timings=timings, generations=generations, pool=pool,
+                              inspect=inspect)

@@ -13,7 +13,7 @@ there, so a sweep continues on another machine that has only the repository, and
                                   read it (`generation_pool.py`): its fingerprint and sampling time
     AGENT-SOURCE-NAME-seedS       one Algorithm 2 run (periodic generation; Fig. 4: continuous): final score,
                                   learning curve, where its time went, every generation (its λ,
-                                  or which pooled generation it was)
+                                  whether it was pooled, Sec. 5.3's measures of it)
 
 An unguided run reads pooled generations 0..N_epochs−1, a guided or automatic-λ
 run generation 0 as its first (unguided) epoch; its later, guided, generations
@@ -51,6 +51,7 @@ from ..nn.unet import HORIZON
 from ..rl.synthetic import AUTO, SOURCES, Algorithm2Config, unguided_generations
 from .artifacts import cached_dataset, cached_diffusion, silent, training_record
 from .fidelity import unguided_dynamics_error
+from .generation_checks import generation_checks
 from .generation_pool import (epoch_slices, load_pool_generation, make_pool_generation, pool_path, pool_record,
                               pool_settings)
 from .offline_run import ALGORITHMS, run_offline_agent
@@ -313,13 +314,15 @@ def agent_result(work, results_dir, config, unit, agent, source, name, seed):
     os.makedirs(os.path.dirname(state), exist_ok=True)
     timings, generations = {}, []
     algorithm2 = config.agent_config(source)
+    checks = None if model is None else generation_checks(make_env(dataset.metadata["env_id"]), dataset.arrays(), seed)
     _, history = run_offline_agent(dataset, agent, algorithm2, seed, model, checkpoint=state, log=unit_log(unit),
                                    timings=timings, generations=generations, pool=pool or None,
-                                   provenance={"pool": [p["fingerprint"] for p in pooled]})
+                                   provenance={"pool": [p["fingerprint"] for p in pooled]}, inspect=checks)
     result = {"kind": "agent", "dataset": name, "agent": agent, "source": source, "seed": seed,
               "final_score": history[-1][1], "history": history,
               "seconds_by_part": timings,  # of the last invocation, if the run was resumed
-              "generations": generations,  # every generation: its epoch, λ, and whether it came from the pool
+              "generations": generations,  # every generation: its epoch, λ, whether it came from the pool, and
+              # Sec. 5.3's measures of it ("inspected", `generation_checks.py`; not in units that started before)
               "pooled_generations": pooled,  # the pool's files the run read, their fingerprints and settings
               "guidance_scales": [g["lambda"] for g in generations  # λ of each guided generation
                                   if g["epoch"] > 0 and source in ("guided", AUTO)],

@@ -132,6 +132,35 @@ def auto_scale_markdown(results, config):
     return "\n".join(lines) + "\n"
 
 
+def generation_checks_markdown(results, config):
+    """Sec. 5.3's measures of the synthetic runs' generations (`generation_checks.py`), per dataset, agent and
+    source: the first generation (unguided) and the later ones (guided, but for unguided runs), each the mean over
+    a run's generations, then mean ± s.e. over its runs. Runs without the measures are left out; "" if none has
+    them."""
+    runs = [r for r in units_of_kind(results, "agent") if r["generations"] and "inspected" in r["generations"][0]]
+    if not runs:
+        return ""
+    lines = ["| dataset | agent | source | runs | generation 0: log π − log π(dataset) | dynamics MSE | "
+             "generations 1–: log π − log π(dataset) | dynamics MSE |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for name in config.datasets:
+        for agent in config.agents:
+            for source in config.sources:
+                mine = [r["generations"] for r in runs if (r["dataset"], r["agent"], r["source"]) == (name, agent,
+                                                                                                      source)]
+                if mine:
+                    cells = [format_mean_se([np.mean([measure(g["inspected"]) for g in generations[part]])
+                                             for generations in mine], digits)
+                             for part in (slice(0, 1), slice(1, None))
+                             for measure, digits in ((_likelihood_gain, 2), (lambda c: c["dynamics_mse"], 4))]
+                    lines.append(f"| {name} | {AGENT_NAMES[agent]} | {SOURCE_NAMES[source]} | {len(mine)} | "
+                                 + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _likelihood_gain(checks):
+    return checks["log_likelihood"] - checks["log_likelihood_real"]
+
+
 def welch_markdown(runs, config):
     """Welch's p-values of guided (and automatic-λ) against real and unguided data: per dataset and agent, then
     pooled per block (per seed, the mean over the block's datasets and both agents), with the difference of
@@ -253,6 +282,7 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
                + sum(r["training"]["cpu"] for r in models if r.get("training"))
                + sum(r["cpu_seconds"] for r in units_of_kind(results, "pool"))) / 3600
     expected = len(config.unit_names())
+    checks = generation_checks_markdown(results, config)
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
             f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
@@ -278,6 +308,11 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
                "relative to the F = 128 model of the same dataset and seed at 256 sampler steps (the rule: the "
                "cheapest setting within 1.10x):\n\n" + sampler_width_markdown(models, reference)
                if any("dynamics_mse_by_sampler_steps" in r for r in models + list(reference)) else "")
+            + ("\nWhat the synthetic data was like, generation by generation (Sec. 5.3's measures on 1,024 "
+               "transitions of each: the log-likelihood of its actions under the agent's policy at the time, minus "
+               "the same policy's on dataset actions, which guidance should raise (Fig. 5); the one-step dynamics "
+               "error against the simulator, which it should leave near the unguided generation's (Fig. 6)):\n\n"
+               + checks if checks else "")
             + ("\nThe λ automatic guidance chose (every guided generation; the first generation is unguided):\n\n"
                + auto_scale_markdown(results, config) if "auto" in config.sources else "")
             + "\nWhere the compute went:\n\n" + time_markdown(results)

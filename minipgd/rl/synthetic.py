@@ -168,7 +168,7 @@ def time_breakdown(seconds):
 
 @under_thread_policy
 def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, checkpoint=None, provenance=None,
-                timings=None, generations=None, pool=None):
+                timings=None, generations=None, pool=None, inspect=None):
     """Algorithm 2 with `agent` (TD3 or IQL: `update(batch, rng)`, `policy()`) on real transitions `real`.
 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
@@ -181,7 +181,9 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     which every generation of the run (a resumed run's earlier ones too) is appended as {"epoch", "lambda"
     (with guidance_scale "auto": the λ chosen), "pooled"}. `pool`: unguided generations (transition dicts)
     sampled beforehand from `model`, `pool[e]` taken as epoch e's generation when it is unguided instead of
-    sampling one (runs that share a model share them). Returns [(step, score)].
+    sampling one (runs that share a model share them). `inspect(epoch, transitions, policy)`: a dict of
+    measurements of each generation (e.g. against a simulator, which this layer does not know), recorded with
+    it in `generations` ("inspected"); `policy` is the agent's at that moment. Returns [(step, score)].
     """
     started = time.perf_counter()
     watch = _Stopwatch({} if timings is None else timings)
@@ -207,6 +209,8 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
                     kept.append(pool[epoch] if pooled else generate_transitions(
                         model, policy, scale, config.n_trajectories, rng, config.sampler_steps))  # l. 5
                 made.append({"epoch": epoch, "lambda": scale, "pooled": pooled})
+                if inspect is not None:  # outside the timed parts, with its own randomness: the run is unchanged
+                    made[-1]["inspected"] = inspect(epoch, kept[-1], agent.policy())
                 log(f"epoch {epoch}: {'took the pooled' if pooled else 'generated'} {config.n_trajectories} "
                     f"trajectories (λ = {scale}{how}), {sum(len(d['rewards']) for d in kept)} synthetic "
                     "transitions in use")
