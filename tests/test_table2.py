@@ -14,8 +14,8 @@ from minipgd.envs.registry import make_env
 from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, generation_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
-from minipgd.experiments.table2_report import (sampler_width_markdown, significantly_best, table2_markdown,
-                                               welch_markdown)
+from minipgd.experiments.table2_report import (final_noise_markdown, sampler_width_markdown, significantly_best,
+                                               table2_markdown, welch_markdown)
 from minipgd.experiments.units import result_path
 
 
@@ -280,3 +280,13 @@ def test_generation_checks_measure_likelihood_and_dynamics_against_the_simulator
     assert still["log_likelihood"] == pytest.approx(-np.log(2 * np.pi))  # the most likely actions
     assert still["log_likelihood_real"] == exact["log_likelihood_real"] < still["log_likelihood"]
     assert CHECKED_TRANSITIONS == 1_024
+
+
+def test_the_noise_table_sets_a_final_score_beside_the_end_of_its_learning_curve():
+    config = replace(Table2Config.smoke(), sources=("real",), agents=("td3bc",))
+    runs = [{"dataset": "maze2d-umaze", "agent": "td3bc", "source": "real", "seed": seed,
+             "history": [(step, score) for step, score in enumerate(scores)]}
+            for seed, scores in enumerate([[0, 10, 20, 10, 20, 30], [0, 30, 10, 30, 10, 20]])]
+    table = final_noise_markdown(runs, config)  # last five: 10 20 10 20 30 (mean 18) and 30 10 30 10 20 (mean 20)
+    sd = np.mean([np.std([10, 20, 10, 20, 30], ddof=1), np.std([30, 10, 30, 10, 20], ddof=1)])
+    assert f"| maze2d-umaze | TD3+BC | Dataset | 2 | 25.0 ± 5.0 | 19.0 ± 1.0 | {sd:.1f} |" in table

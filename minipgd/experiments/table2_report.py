@@ -161,6 +161,28 @@ def _likelihood_gain(checks):
     return checks["log_likelihood"] - checks["log_likelihood_real"]
 
 
+LAST_EVALUATIONS = 5  # the end of a learning curve: 80,000–100,000 updates at the tiers' settings
+
+
+def final_noise_markdown(runs, config):
+    """How much one final score says: per cell, the final scores' mean beside the mean of each run's last
+    LAST_EVALUATIONS evaluations, and the standard deviation of those evaluations within a run (averaged over the
+    runs): a run's final score moves by about that much from one evaluation to the next."""
+    lines = ["| dataset | agent | source | runs | final score | mean of the last evaluations | s.d. within a run |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for name in config.datasets:
+        for agent in config.agents:
+            for source in config.sources:
+                curves = [[score for _, score in r["history"][-LAST_EVALUATIONS:]] for r in runs
+                          if (r["dataset"], r["agent"], r["source"]) == (name, agent, source)]
+                if curves:
+                    lines.append(f"| {name} | {AGENT_NAMES[agent]} | {SOURCE_NAMES[source]} | {len(curves)} | "
+                                 f"{format_mean_se([c[-1] for c in curves])} | "
+                                 f"{format_mean_se([np.mean(c) for c in curves])} | "
+                                 f"{np.mean([np.std(c, ddof=1) for c in curves]):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def welch_markdown(runs, config):
     """Welch's p-values of guided (and automatic-λ) against real and unguided data: per dataset and agent, then
     pooled per block (per seed, the mean over the block's datasets and both agents), with the difference of
@@ -301,6 +323,8 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
             + paper_table2_markdown(config.datasets)
             + "\nGuided against real and unguided data: difference of the mean final scores and Welch's p-value "
               "(— : fewer than two seeds on a side):\n\n" + welch_markdown(runs, config)
+            + f"\nHow much a final score says (the last {LAST_EVALUATIONS} evaluations of each run, "
+              f"{config.algorithm2.eval_episodes} episodes each):\n\n" + final_noise_markdown(runs, config)
             + "\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
               "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
             + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories per sample seed) of "
