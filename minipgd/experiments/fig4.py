@@ -27,9 +27,10 @@ def fig4_config(smoke=False):
     if not smoke:
         return Table2Config.fig4()
     table2 = Table2Config.smoke()
+    continuous = replace(table2.algorithm2, generation="continuous", n_epochs=4, steps_per_epoch=5,
+                         n_trajectories=table2.algorithm2.n_trajectories // 2, eval_every=5)
     return replace(table2, sources=("unguided", "guided"), pooled_trajectories=table2.algorithm2.n_trajectories,
-                   model_units=False, algorithm2=replace(table2.algorithm2, generation="continuous", n_epochs=4, steps_per_epoch=5,
-                                      n_trajectories=table2.algorithm2.n_trajectories // 2, eval_every=5))
+                   model_units=False, algorithm2=continuous)
 
 
 def periodic_results(table2_dir, config, smoke=False):

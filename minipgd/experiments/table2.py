@@ -18,11 +18,12 @@ there, so a sweep continues on another machine that has only the repository, and
 An unguided run reads pooled generations 0..N_epochs−1, a guided or automatic-λ
 run generation 0 as its first (unguided) epoch; its later, guided, generations
 are its own. Fig. 4's continuous runs, whose epochs are smaller, read the
-tiers' pooled generations in consecutive slices (`pooled_trajectories`). The bulky things stay in the work folder and are remade where they
-are missing: `data/NAME.npz` (minipgd's recipe, seed 0, seconds),
-`models/NAME-seedS.npz` and `pools/NAME-seedS-NxSTEPSsteps-gG.npz` (made before the units
-that need them if their file is not there, even when their unit's result is: a
-sweep continued on another machine remakes only what its unfinished units use;
+tiers' pooled generations in consecutive slices (`pooled_trajectories`). The
+bulky things stay in the work folder and are remade where they are missing:
+`data/NAME.npz` (minipgd's recipe, seed 0, seconds), `models/NAME-seedS.npz`
+and `pools/NAME-seedS-NxSTEPSsteps-gG.npz` (made before the units that need
+them if their file is not there, even when their unit's result is: a sweep
+continued on another machine remakes only what its unfinished units use;
 a remade model or generation may differ in its last bits, the unit results
 record the fingerprints they read) and the Algorithm 2 run state of an
 unfinished agent unit (resumed by a rerun). Presets with the same models share

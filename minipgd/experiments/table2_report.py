@@ -142,19 +142,23 @@ def generation_checks_markdown(results, config):
         return ""
     lines = ["| dataset | agent | source | runs | generation 0: log π − log π(dataset) | dynamics MSE | "
              "generations 1–: log π − log π(dataset) | dynamics MSE |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for label, mine in _cells(runs, config):
+        cells = [format_mean_se([np.mean([measure(g["inspected"]) for g in r["generations"][part]]) for r in mine],
+                                digits)
+                 for part in (slice(0, 1), slice(1, None))
+                 for measure, digits in ((_likelihood_gain, 2), (lambda c: c["dynamics_mse"], 4))]
+        lines.append(f"| {label} | {len(mine)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cells(runs, config):
+    """(row label "dataset | agent | source", its runs) for every cell of `config` that has runs."""
     for name in config.datasets:
         for agent in config.agents:
             for source in config.sources:
-                mine = [r["generations"] for r in runs if (r["dataset"], r["agent"], r["source"]) == (name, agent,
-                                                                                                      source)]
+                mine = [r for r in runs if (r["dataset"], r["agent"], r["source"]) == (name, agent, source)]
                 if mine:
-                    cells = [format_mean_se([np.mean([measure(g["inspected"]) for g in generations[part]])
-                                             for generations in mine], digits)
-                             for part in (slice(0, 1), slice(1, None))
-                             for measure, digits in ((_likelihood_gain, 2), (lambda c: c["dynamics_mse"], 4))]
-                    lines.append(f"| {name} | {AGENT_NAMES[agent]} | {SOURCE_NAMES[source]} | {len(mine)} | "
-                                 + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+                    yield f"{name} | {AGENT_NAMES[agent]} | {SOURCE_NAMES[source]}", mine
 
 
 def _likelihood_gain(checks):
@@ -170,16 +174,11 @@ def final_noise_markdown(runs, config):
     runs): a run's final score moves by about that much from one evaluation to the next."""
     lines = ["| dataset | agent | source | runs | final score | mean of the last evaluations | s.d. within a run |",
              "|---|---|---|---:|---:|---:|---:|"]
-    for name in config.datasets:
-        for agent in config.agents:
-            for source in config.sources:
-                curves = [[score for _, score in r["history"][-LAST_EVALUATIONS:]] for r in runs
-                          if (r["dataset"], r["agent"], r["source"]) == (name, agent, source)]
-                if curves:
-                    lines.append(f"| {name} | {AGENT_NAMES[agent]} | {SOURCE_NAMES[source]} | {len(curves)} | "
-                                 f"{format_mean_se([c[-1] for c in curves])} | "
-                                 f"{format_mean_se([np.mean(c) for c in curves])} | "
-                                 f"{np.mean([np.std(c, ddof=1) for c in curves]):.1f} |")
+    for label, mine in _cells(runs, config):
+        curves = [[score for _, score in r["history"][-LAST_EVALUATIONS:]] for r in mine]
+        lines.append(f"| {label} | {len(curves)} | {format_mean_se([c[-1] for c in curves])} | "
+                     f"{format_mean_se([np.mean(c) for c in curves])} | "
+                     f"{np.mean([np.std(c, ddof=1) for c in curves]):.1f} |")
     return "\n".join(lines) + "\n"
 
 
