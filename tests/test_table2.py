@@ -14,8 +14,8 @@ from minipgd.envs.registry import make_env
 from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, generation_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
-from minipgd.experiments.table2_report import (final_noise_markdown, sampler_width_markdown, significantly_best,
-                                               table2_markdown, welch_markdown)
+from minipgd.experiments.table2_report import (final_noise_markdown, per_model_markdown, sampler_width_markdown,
+                                               significantly_best, table2_markdown, welch_markdown)
 from minipgd.experiments.units import result_path
 
 
@@ -284,9 +284,24 @@ def test_generation_checks_measure_likelihood_and_dynamics_against_the_simulator
 
 def test_the_noise_table_sets_a_final_score_beside_the_end_of_its_learning_curve():
     config = replace(Table2Config.smoke(), sources=("real",), agents=("td3bc",))
+    curves = [[0, 0, 0, 0, 0, 10, 20, 10, 20, 30], [5, 5, 5, 5, 5, 30, 10, 30, 10, 20]]
     runs = [{"dataset": "maze2d-umaze", "agent": "td3bc", "source": "real", "seed": seed,
-             "history": [(step, score) for step, score in enumerate(scores)]}
-            for seed, scores in enumerate([[0, 10, 20, 10, 20, 30], [0, 30, 10, 30, 10, 20]])]
+             "history": [(step, score) for step, score in enumerate(scores)]} for seed, scores in enumerate(curves)]
     table = final_noise_markdown(runs, config)  # last five: 10 20 10 20 30 (mean 18) and 30 10 30 10 20 (mean 20)
     sd = np.mean([np.std([10, 20, 10, 20, 30], ddof=1), np.std([30, 10, 30, 10, 20], ddof=1)])
-    assert f"| maze2d-umaze | TD3+BC | Dataset | 2 | 25.0 ± 5.0 | 19.0 ± 1.0 | {sd:.1f} |" in table
+    # rise over the five before: 18 - 0 and 20 - 5 -> 16.5 ± 1.5
+    assert f"| maze2d-umaze | TD3+BC | Dataset | 2 | 25.0 ± 5.0 | 19.0 ± 1.0 | {sd:.1f} | 16.5 ± 1.5 |" in table
+    short = [dict(run, history=run["history"][-6:]) for run in runs]  # no five before the last five
+    assert f"| {sd:.1f} | — |" in final_noise_markdown(short, config)
+
+
+def test_the_per_model_table_sets_each_models_error_beside_its_seeds_gains():
+    config = replace(Table2Config.smoke(), seeds=(0, 1), agents=("td3bc",))
+    models = {f"model-{seed}": {"kind": "model", "dataset": "maze2d-umaze", "seed": seed, "dynamics_mse": mse}
+              for seed, mse in ((1, 0.5), (0, 0.25))}
+    finals = {("real", 0): 10.0, ("unguided", 0): 5.0, ("guided", 0): 12.5, ("real", 1): 10.0, ("guided", 1): 7.0}
+    runs = {f"run-{source}-{seed}": {"kind": "agent", "dataset": "maze2d-umaze", "agent": "td3bc", "source": source,
+                                     "seed": seed, "final_score": score} for (source, seed), score in finals.items()}
+    table = per_model_markdown({**models, **runs}, config).splitlines()
+    assert table[2:] == ["| maze2d-umaze | 0 | 0.2500 | +2.5 | +7.5 |",  # seed order; seed 1 lacks its unguided run
+                         "| maze2d-umaze | 1 | 0.5000 | -3.0 | — |"]

@@ -169,16 +169,43 @@ LAST_EVALUATIONS = 5  # the end of a learning curve: 80,000–100,000 updates at
 
 
 def final_noise_markdown(runs, config):
-    """How much one final score says: per cell, the final scores' mean beside the mean of each run's last
-    LAST_EVALUATIONS evaluations, and the standard deviation of those evaluations within a run (averaged over the
-    runs): a run's final score moves by about that much from one evaluation to the next."""
-    lines = ["| dataset | agent | source | runs | final score | mean of the last evaluations | s.d. within a run |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    """How much one final score says, and whether the runs were still learning: per cell, the final scores'
+    mean beside the mean of each run's last LAST_EVALUATIONS evaluations, the standard deviation of those
+    evaluations within a run (averaged over the runs: a final score moves by about that much from one evaluation
+    to the next), and how far their mean rose over the LAST_EVALUATIONS evaluations before them (a rise well
+    above the noise says more updates would have helped)."""
+    lines = ["| dataset | agent | source | runs | final score | mean of the last evaluations | s.d. within a run | "
+             "rise over the ones before |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for label, mine in _cells(runs, config):
-        curves = [[score for _, score in r["history"][-LAST_EVALUATIONS:]] for r in mine]
-        lines.append(f"| {label} | {len(curves)} | {format_mean_se([c[-1] for c in curves])} | "
-                     f"{format_mean_se([np.mean(c) for c in curves])} | "
-                     f"{np.mean([np.std(c, ddof=1) for c in curves]):.1f} |")
+        scores = [[score for _, score in r["history"]] for r in mine]
+        last = [c[-LAST_EVALUATIONS:] for c in scores]
+        rise = [np.mean(c[-LAST_EVALUATIONS:]) - np.mean(c[-2 * LAST_EVALUATIONS:-LAST_EVALUATIONS])
+                for c in scores if len(c) >= 2 * LAST_EVALUATIONS]
+        lines.append(f"| {label} | {len(last)} | {format_mean_se([c[-1] for c in last])} | "
+                     f"{format_mean_se([np.mean(c) for c in last])} | "
+                     f"{np.mean([np.std(c, ddof=1) for c in last]):.1f} | "
+                     f"{format_mean_se(rise) if rise else '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def per_model_markdown(results, config):
+    """The model-error factor, seed by seed: each diffusion model's dynamics error beside what its synthetic data
+    did for the agents trained on it (that seed's guided − dataset and guided − unguided final scores; "—" where
+    a run is missing). A gain that shrinks as the error grows points at the model, not at guidance."""
+    scores = _scores(units_of_kind(results, "agent"))
+    lines = ["| dataset | seed | model's dynamics MSE | " + " | ".join(
+        f"{AGENT_NAMES[a]}: guided − dataset | guided − unguided" for a in config.agents) + " |",
+        "|---|---:|---:|" + "---:|" * (2 * len(config.agents))]
+    for model in sorted(units_of_kind(results, "model"), key=lambda r: (config.datasets.index(r["dataset"]),
+                                                                        r["seed"])):
+        cells = []
+        for agent in config.agents:
+            final = {s: scores.get((model["dataset"], agent, s), {}).get(model["seed"])
+                     for s in ("real", "unguided", "guided")}
+            cells += [f"{final['guided'] - final[other]:+.1f}" if None not in (final["guided"], final[other]) else "—"
+                      for other in ("real", "unguided")]
+        lines.append(f"| {model['dataset']} | {model['seed']} | {model['dynamics_mse']:.4f} | " + " | ".join(cells)
+                     + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -322,10 +349,14 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
             + paper_table2_markdown(config.datasets)
             + "\nGuided against real and unguided data: difference of the mean final scores and Welch's p-value "
               "(— : fewer than two seeds on a side):\n\n" + welch_markdown(runs, config)
-            + f"\nHow much a final score says (the last {LAST_EVALUATIONS} evaluations of each run, "
-              f"{config.algorithm2.eval_episodes} episodes each):\n\n" + final_noise_markdown(runs, config)
+            + f"\nHow much a final score says, and whether the runs were still learning (the last "
+              f"{LAST_EVALUATIONS} evaluations of each run, {config.algorithm2.eval_episodes} episodes each, and "
+              f"the rise of their mean over the {LAST_EVALUATIONS} before; the updates factor):\n\n"
+            + final_noise_markdown(runs, config)
             + "\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
               "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
+            + ("\nEach model beside what its data did, seed by seed (the model-error factor):\n\n"
+               + per_model_markdown(results, config) if models and "guided" in config.sources else "")
             + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories per sample seed) of "
                "each model, and "
                "relative to the F = 128 model of the same dataset and seed at 256 sampler steps (the rule: the "
