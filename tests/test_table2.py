@@ -14,8 +14,9 @@ from minipgd.envs.registry import make_env
 from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, generation_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
-from minipgd.experiments.table2_report import (final_noise_markdown, per_model_markdown, sampler_width_markdown,
-                                               significantly_best, table2_markdown, welch_markdown)
+from minipgd.experiments.table2_report import (final_noise_markdown, per_model_markdown, remaining_markdown,
+                                               sampler_width_markdown, significantly_best, table2_markdown,
+                                               welch_markdown)
 from minipgd.experiments.units import result_path
 
 
@@ -305,3 +306,24 @@ def test_the_per_model_table_sets_each_models_error_beside_its_seeds_gains():
     table = per_model_markdown({**models, **runs}, config).splitlines()
     assert table[2:] == ["| maze2d-umaze | 0 | 0.2500 | +2.5 | +7.5 |",  # seed order; seed 1 lacks its unguided run
                          "| maze2d-umaze | 1 | 0.5000 | -3.0 | — |"]
+
+
+def test_what_is_left_is_priced_by_the_median_of_the_units_that_ran():
+    config = replace(Table2Config.smoke(), seeds=(0, 1, 2, 3), agents=("td3bc",), sources=("real", "guided"))
+    hour = 3600.0
+    ran = {"model-maze2d-umaze-seed0": {"kind": "model", "seconds": 0.25 * hour, "training": {"cpu": 0.75 * hour}},
+           "pool-g0-maze2d-umaze-seed0": {"kind": "pool", "seconds": 9 * hour, "cpu_seconds": 0.5 * hour},
+           **{f"td3bc-real-maze2d-umaze-seed{seed}": {"kind": "agent", "seconds": hours * hour}
+              for seed, hours in ((0, 0.2), (1, 0.05), (2, 0.3))}}  # seed 1 resumed: its last part only
+    rows = remaining_markdown(ran, config).splitlines()[2:]
+    assert rows == [
+        "| models (training, fidelity check) | 3 | 1.00 (1) | 3.0 | model-maze2d-umaze-seed1, model-maze2d-umaze-seed2, "
+        "model-maze2d-umaze-seed3 |",
+        "| pooled unguided generations | 3 | 0.50 (1) | 1.5 | pool-g0-maze2d-umaze-seed1, pool-g0-maze2d-umaze-seed2, "
+        "pool-g0-maze2d-umaze-seed3 |",  # guided runs read generation 0 only
+        "| TD3+BC, Guided | 4 | — | — | td3bc-guided-maze2d-umaze-seed0, td3bc-guided-maze2d-umaze-seed1, "
+        "td3bc-guided-maze2d-umaze-seed2, td3bc-guided-maze2d-umaze-seed3 |",  # no guided run yet: not priced
+        "| TD3+BC, Dataset | 1 | 0.20 (3) | 0.2 | td3bc-real-maze2d-umaze-seed3 |",  # the median, not the mean 0.18
+        "| *all* | 11 | | 4.7 and 4 units not yet priced | |"]
+    everything = {unit: ran["td3bc-real-maze2d-umaze-seed0"] for unit in config.unit_names()}
+    assert remaining_markdown(everything, config) == ""

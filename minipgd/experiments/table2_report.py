@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.stats import format_mean_se, mean_se, welch_p_value
+from .table2 import parse_unit
 
 BLOCKS = (("Maze2d", ("maze2d-",)), ("MuJoCo", ("halfcheetah-", "walker2d-", "hopper-")))
 SOURCE_NAMES = {"real": "Dataset", "unguided": "Unguided", "guided": "Guided", "auto": "Guided (auto λ)"}
@@ -246,6 +247,47 @@ def difference_and_p(a, b):
     return f"{np.mean(a) - np.mean(b):+.1f} (p = {welch_p_value(a, b):.3g})"
 
 
+def unit_compute_seconds(result):
+    """A unit's compute as it recorded it: a model's training CPU time and its fidelity check, a pooled
+    generation's sampling CPU time, an agent run's seconds on its one core (a resumed run: its last part)."""
+    if result["kind"] == "pool":
+        return result["cpu_seconds"]
+    return result["seconds"] + (result["training"]["cpu"] if result.get("training") else 0.0)
+
+
+def _unit_group(unit):
+    """What a unit runs, for pricing the ones left: models, pooled generations, or one agent on one source."""
+    kind, key = parse_unit(unit)
+    if kind == "agent":
+        return f"{AGENT_NAMES[key[0]]}, {SOURCE_NAMES[key[1]]}"
+    return {"model": "models (training, fidelity check)", "pool": "pooled unguided generations"}[kind]
+
+
+def remaining_markdown(results, config):
+    """The units without a result, grouped by what they run, each group priced at the median compute of its units
+    that have run (the median, so that a resumed unit, which recorded only its last part, does not pull the price
+    down); "—" where none has run yet. "" when nothing is left."""
+    missing = [unit for unit in config.unit_names() if unit not in results]
+    if not missing:
+        return ""
+    left, done = {}, {}
+    for unit in missing:
+        left.setdefault(_unit_group(unit), []).append(unit)
+    for unit, result in results.items():
+        done.setdefault(_unit_group(unit), []).append(unit_compute_seconds(result) / 3600)
+    lines = ["| units | left | CPU-hours each (median of those run) | CPU-hours left | ids |",
+             "|---|---:|---:|---:|---|"]
+    for group, units in left.items():
+        each = np.median(done[group]) if group in done else None
+        price = (f"{each:.2f} ({len(done[group])})", f"{each * len(units):.1f}") if each is not None else ("—", "—")
+        lines.append(f"| {group} | {len(units)} | {price[0]} | {price[1]} | {', '.join(units)} |")
+    priced = [np.median(done[g]) * len(units) for g, units in left.items() if g in done]
+    unpriced = sum(len(units) for g, units in left.items() if g not in done)
+    lines.append(f"| *all* | {len(missing)} | | {sum(priced):.1f}"
+                 + (f" and {unpriced} units not yet priced" if unpriced else "") + " | |")
+    return "\n".join(lines) + "\n"
+
+
 def time_markdown(results):
     """Where the compute went, in CPU-hours: the models' training, the pooled generations' sampling, and the
     agent runs' parts (`seconds_by_part`, each run on one core) per source."""
@@ -326,11 +368,9 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
     """The whole markdown report of a preset from its unit results ({unit: result}); `reference`: the F = 128
     model units its sampler steps and width were measured against (the paper-scale preset's)."""
     runs, models = units_of_kind(results, "agent"), units_of_kind(results, "model")
-    compute = (sum(r["seconds"] for r in runs + models)  # a model unit's seconds: its fidelity check
-               + sum(r["training"]["cpu"] for r in models if r.get("training"))
-               + sum(r["cpu_seconds"] for r in units_of_kind(results, "pool"))) / 3600
+    compute = sum(unit_compute_seconds(r) for r in results.values()) / 3600
     expected = len(config.unit_names())
-    checks = generation_checks_markdown(results, config)
+    checks, remaining = generation_checks_markdown(results, config), remaining_markdown(results, config)
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
             f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
@@ -370,4 +410,6 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
             + ("\nThe λ automatic guidance chose (every guided generation; the first generation is unguided):\n\n"
                + auto_scale_markdown(results, config) if "auto" in config.sources else "")
             + "\nWhere the compute went:\n\n" + time_markdown(results)
+            + ("\nWhat is left, priced by the units that have run (CPU-hours; two jobs on two cores take about half "
+               "as many hours):\n\n" + remaining if remaining else "")
             + f"\nConfiguration:\n\n```json\n{json.dumps(asdict(config), indent=1)}\n```\n")
