@@ -7,6 +7,7 @@ from minipgd.diffusion.windows import windows_to_transitions
 from minipgd.envs import PointWorld2D
 from minipgd.experiments.toy2d import LAYOUT, behavior_trajectories
 from minipgd.nn import UNetConfig
+from minipgd.nn.checkpoint import load_checkpoint, save_checkpoint
 from minipgd.rl.replay import as_float32
 from minipgd.rl.state_norm import StateNormalizer
 from minipgd.rl.synthetic import Algorithm2Config, generate_transitions, mixed_batch, train_agent
@@ -156,6 +157,32 @@ def test_an_interrupted_run_resumes_exactly(setup, tmp_path):
         np.testing.assert_array_equal(a.parameter_buffers()[0], b.parameter_buffers()[0])
 
 
+def test_a_resumed_run_counts_the_seconds_of_its_earlier_invocations(setup, tmp_path):
+    model, real = setup
+    config, path = tiny(source="guided"), tmp_path / "run.npz"
+    calls = []
+
+    def evaluate_then_crash():
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the last checkpoint is step 6's
+        return 0.0
+
+    with pytest.raises(KeyboardInterrupt):
+        train_agent(agent(np.random.default_rng(5)), real, config, np.random.default_rng(5), model=model,
+                    evaluate=evaluate_then_crash, log=lambda line: None, checkpoint=path)
+    arrays, meta = load_checkpoint(path, kind="Algorithm2Run")
+    assert meta["seconds"]["updates"] > 0 and meta["seconds"]["total"] >= meta["seconds"]["updates"]
+    earlier = {"generation": 100.0, "guidance": 10.0, "updates": 200.0, "evaluation": 300.0, "total": 1000.0}
+    save_checkpoint(path, arrays, {**meta, "seconds": earlier})  # as if the first invocation had taken that long
+    timings = {}
+    train_agent(agent(np.random.default_rng(5)), real, config, np.random.default_rng(5), model=model,
+                evaluate=lambda: 0.0, log=lambda line: None, checkpoint=path, timings=timings)
+    for part, seconds in earlier.items():  # this invocation (well under a minute) added to the earlier ones
+        assert seconds < timings[part] < seconds + 60 or (part == "guidance" and timings[part] == seconds)
+    assert load_checkpoint(path, kind="Algorithm2Run")[1]["seconds"] == timings  # the last checkpoint has them
+
+
 def test_resuming_restores_the_state_normalization(setup, tmp_path):
     """The run checkpoint holds the agent's state normalization: resuming restores it instead of refitting it."""
     _, real = setup
@@ -227,7 +254,8 @@ def test_threads_side_by_side_in_one_part_count_its_wall_time_once(monkeypatch):
     """The sampler's copies guide their chunks on two threads at once: guidance's seconds are wall time."""
     from minipgd.rl import synthetic
 
-    clock = iter([10.0, 14.0, 20.0, 21.0])  # read when the first thread comes in and when the last goes out
+    clock = iter([0.0, 10.0, 14.0, 20.0, 21.0, 30.0])  # at the start, when the first thread comes in and when
+    # the last goes out, and when the seconds so far are read
     monkeypatch.setattr(synthetic.time, "perf_counter", lambda: next(clock))
     watch = synthetic._Stopwatch({})
     first, second = watch("guidance"), watch("guidance")
@@ -238,6 +266,7 @@ def test_threads_side_by_side_in_one_part_count_its_wall_time_once(monkeypatch):
     with watch("guidance"):  # alone: 20 s to 21 s
         pass
     assert watch.seconds["guidance"] == 5.0
+    assert watch.so_far() == {"generation": 0.0, "guidance": 5.0, "updates": 0.0, "evaluation": 0.0, "total": 30.0}
 
 
 def test_a_generation_without_transitions_is_a_clear_error(setup, rng):

@@ -313,12 +313,12 @@ def test_what_is_left_is_priced_by_the_median_of_the_units_that_ran():
     hour = 3600.0
     ran = {"model-maze2d-umaze-seed0": {"kind": "model", "seconds": 0.25 * hour, "training": {"cpu": 0.75 * hour}},
            "pool-g0-maze2d-umaze-seed0": {"kind": "pool", "seconds": 9 * hour, "cpu_seconds": 0.5 * hour},
-           **{f"td3bc-real-maze2d-umaze-seed{seed}": {"kind": "agent", "seconds": hours * hour}
-              for seed, hours in ((0, 0.2), (1, 0.05), (2, 0.3))}}  # seed 1 resumed: its last part only
+           **{f"td3bc-real-maze2d-umaze-seed{seed}": {"kind": "agent", "seconds_by_part": {"total": hours * hour}}
+              for seed, hours in ((0, 0.2), (1, 0.05), (2, 0.3))}}  # seed 1: resumed, its last part only
     rows = remaining_markdown(ran, config).splitlines()[2:]
     assert rows == [
-        "| models (training, fidelity check) | 3 | 1.00 (1) | 3.0 | model-maze2d-umaze-seed1, model-maze2d-umaze-seed2, "
-        "model-maze2d-umaze-seed3 |",
+        "| models (training, fidelity check) | 3 | 1.00 (1) | 3.0 | model-maze2d-umaze-seed1, "
+        "model-maze2d-umaze-seed2, model-maze2d-umaze-seed3 |",
         "| pooled unguided generations | 3 | 0.50 (1) | 1.5 | pool-g0-maze2d-umaze-seed1, pool-g0-maze2d-umaze-seed2, "
         "pool-g0-maze2d-umaze-seed3 |",  # guided runs read generation 0 only
         "| TD3+BC, Guided | 4 | — | — | td3bc-guided-maze2d-umaze-seed0, td3bc-guided-maze2d-umaze-seed1, "

@@ -249,9 +249,12 @@ def difference_and_p(a, b):
 
 def unit_compute_seconds(result):
     """A unit's compute as it recorded it: a model's training CPU time and its fidelity check, a pooled
-    generation's sampling CPU time, an agent run's seconds on its one core (a resumed run: its last part)."""
+    generation's sampling CPU time, an agent run's training seconds on its one core (`seconds_by_part`: a
+    resumed run's earlier invocations included, but in run states saved before they were recorded)."""
     if result["kind"] == "pool":
         return result["cpu_seconds"]
+    if result["kind"] == "agent":
+        return result["seconds_by_part"]["total"]
     return result["seconds"] + (result["training"]["cpu"] if result.get("training") else 0.0)
 
 
@@ -265,8 +268,8 @@ def _unit_group(unit):
 
 def remaining_markdown(results, config):
     """The units without a result, grouped by what they run, each group priced at the median compute of its units
-    that have run (the median, so that a resumed unit, which recorded only its last part, does not pull the price
-    down); "—" where none has run yet. "" when nothing is left."""
+    that have run (the median, so that a unit resumed from a run state that did not record its earlier seconds
+    does not pull the price down); "—" where none has run yet. "" when nothing is left."""
     missing = [unit for unit in config.unit_names() if unit not in results]
     if not missing:
         return ""
@@ -374,7 +377,8 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
             f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
-            f"generations: their sampling's CPU time; a resumed unit: its last invocation). "
+            "generations: their sampling's CPU time; agent runs: their training's seconds on one core, a resumed "
+            "run's earlier invocations included unless its run state predates their recording). "
             f"Final D4RL normalized score, mean ± standard error over seeds; **bold**: significantly better "
             f"(Welch's t-test, p < 0.05) than every non-bold cell of the same agent and row, as the paper shades; "
             f"— : no result yet.\n\n"

@@ -120,7 +120,8 @@ class _Stopwatch:
 
     def __init__(self, seconds):
         self.seconds = seconds
-        seconds.update({part: 0.0 for part in TIMED_PARTS})
+        seconds.update({part: 0.0 for part in TIMED_PARTS}, total=0.0)  # total: a resumed run's earlier invocations'
+        self._started = time.perf_counter()
         self._inside = {part: 0 for part in TIMED_PARTS}  # threads inside each part now
         self._since = {}  # when the first of them came in
         self._lock = threading.Lock()
@@ -138,6 +139,10 @@ class _Stopwatch:
                 self._inside[part] -= 1
                 if self._inside[part] == 0:
                     self.seconds[part] += time.perf_counter() - self._since[part]
+
+    def so_far(self):
+        """The run's seconds until now: per part, and in all ("total"), earlier invocations' included."""
+        return {**self.seconds, "total": self.seconds["total"] + time.perf_counter() - self._started}
 
 
 class _TimedPolicy:
@@ -174,10 +179,11 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     `model`: a TrajectoryDiffusion (needed unless source == "real"); `evaluate()`
     -> a score (mean return or normalized score), called every `config.eval_every` steps and at the last
     step. `checkpoint`: an `.npz` path written at every evaluation and at the end; if it exists the run
-    resumes there (agent, optimizers, generator, synthetic data) without repeating finished steps, unless
-    it was made from other settings, data, model or `provenance` (a JSON-able dict of anything else the
-    run depends on, e.g. the algorithm and seed). `timings`: a dict to fill with this call's seconds in
-    all ("total") and per part (TIMED_PARTS); the last log line says the same. `generations`: a list to
+    resumes there (agent, optimizers, generator, synthetic data, seconds so far) without repeating finished
+    steps, unless it was made from other settings, data, model or `provenance` (a JSON-able dict of anything
+    else the run depends on, e.g. the algorithm and seed). `timings`: a dict to fill with the run's seconds in
+    all ("total") and per part (TIMED_PARTS), a resumed run's earlier invocations included (up to their last
+    checkpoint); the last log line says the same. `generations`: a list to
     which every generation of the run (a resumed run's earlier ones too) is appended as {"epoch", "lambda"
     (with guidance_scale "auto": the λ chosen), "pooled"}. `pool`: unguided generations (transition dicts)
     sampled beforehand from `model`, `pool[e]` taken as epoch e's generation when it is unguided instead of
@@ -185,7 +191,6 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     measurements of each generation (e.g. against a simulator, which this layer does not know), recorded with
     it in `generations` ("inspected"); `policy` is the agent's at that moment. Returns [(step, score)].
     """
-    started = time.perf_counter()
     watch = _Stopwatch({} if timings is None else timings)
     if config.source != "real":
         _check_model_fits(model, real)
@@ -195,7 +200,8 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
     if checkpoint is not None:
         provenance = _provenance(config, real, model, provenance)
         if os.path.exists(checkpoint):
-            step, history, made = _resume(checkpoint, agent, provenance, rng, kept)
+            step, history, made, earlier = _resume(checkpoint, agent, provenance, rng, kept)
+            watch.seconds.update(earlier)
             log(f"resumed from {checkpoint} at step {step}")
     for epoch in range(step // config.steps_per_epoch, config.n_epochs):  # l. 4
         synthetic = None
@@ -224,13 +230,13 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
                 with watch("evaluation"):
                     history.append((step, float(evaluate())))
                 if checkpoint is not None:
-                    _save(checkpoint, agent, provenance, rng, kept, step, history, made)
+                    _save(checkpoint, agent, provenance, rng, kept, step, history, made, watch.so_far())
                 log(f"  step {step:>8}  evaluation {history[-1][1]:.1f}")  # after the save: the line means it is kept
+    watch.seconds.update(watch.so_far())
     if checkpoint is not None:
-        _save(checkpoint, agent, provenance, rng, kept, step, history, made)
+        _save(checkpoint, agent, provenance, rng, kept, step, history, made, watch.seconds)
     if generations is not None:
         generations.extend(made)
-    watch.seconds["total"] = time.perf_counter() - started
     log(time_breakdown(watch.seconds))
     return history
 
@@ -279,12 +285,12 @@ def _provenance(config, real, model, extra):
             "diffusion_model": None if used is None else used.fingerprint(), **(extra or {})}
 
 
-def _save(path, agent, provenance, rng, kept, step, history, made):
+def _save(path, agent, provenance, rng, kept, step, history, made, seconds):
     arrays = prefixed(agent.state_dict(), "agent/")
     for i, data in enumerate(kept):
         arrays.update(prefixed(data, f"synthetic.{i}/"))
     meta = {"kind": "Algorithm2Run", "provenance": provenance, "step": step, "history": history,
-            "rng": rng.bit_generator.state, "n_kept": len(kept), "generations": made}
+            "rng": rng.bit_generator.state, "n_kept": len(kept), "generations": made, "seconds": seconds}
     save_checkpoint(path, arrays, meta)
 
 
@@ -296,4 +302,5 @@ def _resume(path, agent, provenance, rng, kept):
     for i in range(meta["n_kept"]):
         kept.append(unprefixed(arrays, f"synthetic.{i}/"))
     rng.bit_generator.state = meta["rng"]
-    return meta["step"], [tuple(pair) for pair in meta["history"]], meta.get("generations", [])  # older: none
+    return (meta["step"], [tuple(pair) for pair in meta["history"]], meta.get("generations", []),  # older: none
+            meta.get("seconds", {}))  # older: none
