@@ -279,6 +279,7 @@ def _fig4(args, work, figure_png, table_md):
     from .experiments.fig4 import periodic_results
     from .experiments.fig4_report import PAPER, fig4_markdown, plot_fig4
     from .experiments.table2 import run_table2
+    from .experiments.table2_report import remaining_markdown
 
     config, results_dir, results = _unit_results(args, work, run_table2)
     table2_dir = Path(args.results) / "table2"
@@ -292,6 +293,9 @@ def _fig4(args, work, figure_png, table_md):
             "normalized score: per seed the mean over TD3+BC and IQL, then mean ± standard error over seeds; — : "
             f"no result yet.\n\n{PAPER}\n\n" + fig4_markdown(runs, config)
             + f"\n![Fig. 4 analog](../{figure_png.as_posix()})\n")
+    remaining = remaining_markdown(results, config)
+    if remaining:
+        text += "\nThe continuous runs left, priced by those that have run (CPU-hours):\n\n" + remaining
     write_report(table_md, text)
     print(text)
     print(f"wrote {figure_png} and {table_md}")

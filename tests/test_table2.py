@@ -327,3 +327,4 @@ def test_what_is_left_is_priced_by_the_median_of_the_units_that_ran():
         "| *all* | 11 | | 4.7 and 4 units not yet priced | |"]
     everything = {unit: ran["td3bc-real-maze2d-umaze-seed0"] for unit in config.unit_names()}
     assert remaining_markdown(everything, config) == ""
+    assert remaining_markdown({}, config).endswith("| *all* | 16 | | — (none of these kinds has run yet) | |\n")

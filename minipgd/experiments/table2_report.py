@@ -286,8 +286,9 @@ def remaining_markdown(results, config):
         lines.append(f"| {group} | {len(units)} | {price[0]} | {price[1]} | {', '.join(units)} |")
     priced = [np.median(done[g]) * len(units) for g, units in left.items() if g in done]
     unpriced = sum(len(units) for g, units in left.items() if g not in done)
-    lines.append(f"| *all* | {len(missing)} | | {sum(priced):.1f}"
-                 + (f" and {unpriced} units not yet priced" if unpriced else "") + " | |")
+    total = (f"{sum(priced):.1f}" + (f" and {unpriced} units not yet priced" if unpriced else "") if priced
+             else "— (none of these kinds has run yet)")
+    lines.append(f"| *all* | {len(missing)} | | {total} | |")
     return "\n".join(lines) + "\n"
 
 
