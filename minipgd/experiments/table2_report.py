@@ -278,16 +278,19 @@ def remaining_markdown(results, config):
         left.setdefault(_unit_group(unit), []).append(unit)
     for unit, result in results.items():
         done.setdefault(_unit_group(unit), []).append(unit_compute_seconds(result) / 3600)
+    price = {group: np.median(hours) for group, hours in done.items()}
     lines = ["| units | left | CPU-hours each (median of those run) | CPU-hours left | ids |",
              "|---|---:|---:|---:|---|"]
     for group, units in left.items():
-        each = np.median(done[group]) if group in done else None
-        price = (f"{each:.2f} ({len(done[group])})", f"{each * len(units):.1f}") if each is not None else ("—", "—")
-        lines.append(f"| {group} | {len(units)} | {price[0]} | {price[1]} | {', '.join(units)} |")
-    priced = [np.median(done[g]) * len(units) for g, units in left.items() if g in done]
-    unpriced = sum(len(units) for g, units in left.items() if g not in done)
-    total = (f"{sum(priced):.1f}" + (f" and {unpriced} units not yet priced" if unpriced else "") if priced
-             else "— (none of these kinds has run yet)")
+        each, total = ((f"{price[group]:.2f} ({len(done[group])})", f"{price[group] * len(units):.1f}")
+                       if group in price else ("—", "—"))
+        lines.append(f"| {group} | {len(units)} | {each} | {total} | {', '.join(units)} |")
+    unpriced = sum(len(units) for group, units in left.items() if group not in price)
+    if unpriced == len(missing):
+        total = "— (none of these kinds has run yet)"
+    else:
+        total = f"{sum(price[g] * len(units) for g, units in left.items() if g in price):.1f}" + (
+            f" and {unpriced} units not yet priced" if unpriced else "")
     lines.append(f"| *all* | {len(missing)} | | {total} | |")
     return "\n".join(lines) + "\n"
 
