@@ -120,8 +120,9 @@ class _Stopwatch:
 
     def __init__(self, seconds):
         self.seconds = seconds
-        seconds.update({part: 0.0 for part in TIMED_PARTS}, total=0.0)  # total: a resumed run's earlier invocations'
+        seconds.update({part: 0.0 for part in TIMED_PARTS})
         self._started = time.perf_counter()
+        self._earlier = 0.0  # a resumed run's earlier invocations' seconds in all
         self._inside = {part: 0 for part in TIMED_PARTS}  # threads inside each part now
         self._since = {}  # when the first of them came in
         self._lock = threading.Lock()
@@ -140,9 +141,14 @@ class _Stopwatch:
                 if self._inside[part] == 0:
                     self.seconds[part] += time.perf_counter() - self._since[part]
 
+    def resume(self, earlier):
+        """Go on from a resumed run's earlier seconds ({part: s, "total": s}; {} from an older run state)."""
+        self.seconds.update({part: earlier.get(part, 0.0) for part in TIMED_PARTS})
+        self._earlier = earlier.get("total", 0.0)
+
     def so_far(self):
         """The run's seconds until now: per part, and in all ("total"), earlier invocations' included."""
-        return {**self.seconds, "total": self.seconds["total"] + time.perf_counter() - self._started}
+        return {**self.seconds, "total": self._earlier + time.perf_counter() - self._started}
 
 
 class _TimedPolicy:
@@ -201,7 +207,7 @@ def train_agent(agent, real, config, rng, model=None, evaluate=None, log=print, 
         provenance = _provenance(config, real, model, provenance)
         if os.path.exists(checkpoint):
             step, history, made, earlier = _resume(checkpoint, agent, provenance, rng, kept)
-            watch.seconds.update(earlier)
+            watch.resume(earlier)
             log(f"resumed from {checkpoint} at step {step}")
     for epoch in range(step // config.steps_per_epoch, config.n_epochs):  # l. 4
         synthetic = None
