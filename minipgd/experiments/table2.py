@@ -321,7 +321,7 @@ def agent_result(work, results_dir, config, unit, agent, source, name, seed):
                                    provenance={"pool": [p["fingerprint"] for p in pooled]}, inspect=checks)
     result = {"kind": "agent", "dataset": name, "agent": agent, "source": source, "seed": seed,
               "final_score": history[-1][1], "history": history,
-              "seconds_by_part": timings,  # of the last invocation, if the run was resumed
+              "seconds_by_part": timings,  # the whole run's (a run state too old to hold them: the last part's)
               "generations": generations,  # every generation: its epoch, λ, whether it came from the pool, and
               # Sec. 5.3's measures of it ("inspected", `generation_checks.py`; not in units that started before)
               "pooled_generations": pooled,  # the pool's files the run read, their fingerprints and settings
