@@ -146,3 +146,46 @@ def test_maze_agents_are_evaluated_at_d4rls_goal():
     assert returns.shape == (1,)
     goal = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))
     assert np.linalg.norm(env.unwrapped.goal - goal) <= 0.25 * env.unwrapped.maze.maze_size_scaling
+
+
+def _gap_from_the_maze_map(env, xy):
+    """The gap to the nearest wall from the maze's own map (not its MuJoCo geoms): each wall cell a square
+    of the maze's scaling, its boundary sampled every 1e-3, less the ball's radius 0.1."""
+    maze = env.unwrapped.maze
+    half, edge = maze.maze_size_scaling / 2, np.linspace(-1, 1, 1001) * maze.maze_size_scaling / 2
+    boundary = np.concatenate([np.stack([edge, np.full_like(edge, side)], 1) for side in (-half, half)]
+                              + [np.stack([np.full_like(edge, side), edge], 1) for side in (-half, half)])
+    rows, cols = np.nonzero(np.array(maze.maze_map) == 1)
+    points = np.concatenate([maze.cell_rowcol_to_xy(np.array([r, c])) + boundary for r, c in zip(rows, cols)])
+    return np.linalg.norm(xy[:, None] - points, axis=-1).min(axis=1) - 0.1
+
+
+def test_wall_gap_is_the_distance_from_the_ball_to_the_nearest_wall(rng):
+    pytest.importorskip("gymnasium_robotics")
+    from minipgd.envs.maze_walls import wall_gap
+
+    env = make_env("maze2d-medium")
+    maze = env.unwrapped.maze
+    open_cell = maze.cell_rowcol_to_xy(np.array([1, 1]))  # walls above and to the left of it
+    inside = maze.cell_rowcol_to_xy(np.array([0, 0]))
+    np.testing.assert_allclose(wall_gap(env, np.stack([open_cell, inside])), [0.5 - 0.1, 0.0])
+    anywhere = rng.uniform(-4, 4, size=(300, 2))
+    in_a_wall = [maze.maze_map[r][c] == 1 for r, c in (maze.cell_xy_to_rowcol(xy) for xy in anywhere)]
+    expected = np.where(in_a_wall, 0.0, np.maximum(_gap_from_the_maze_map(env, anywhere), 0.0))
+    assert 0 < np.mean(in_a_wall) < 1 and np.mean(expected[~np.array(in_a_wall)] == 0) > 0  # all three cases
+    np.testing.assert_allclose(wall_gap(env, anywhere), expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"ball positions \(n, 2\)"):
+        wall_gap(env, np.zeros((3, 4)))
+
+
+def test_near_wall_means_within_one_step_at_top_speed():
+    pytest.importorskip("gymnasium_robotics")
+    from minipgd.envs.maze_walls import NEAR_WALL, near_wall
+
+    env = make_env("maze2d-medium")
+    assert NEAR_WALL == 5.0 * env.unwrapped.point_env.dt  # speed clipped to 5, dt 0.01
+    left_wall = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))[0] - 0.5  # cell (1, 0) is a wall
+    y = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))[1]
+    gaps = np.array([0.01, NEAR_WALL - 1e-6, NEAR_WALL + 1e-6, 0.3])
+    observations = np.stack([left_wall + 0.1 + gaps, np.full(4, y), np.zeros(4), np.zeros(4)], axis=1)
+    assert near_wall(env, observations).tolist() == [True, True, False, False]

@@ -11,12 +11,13 @@ from minipgd.analysis.stats import welch_p_value
 from minipgd.experiments.fig4 import fig4_config
 from minipgd.envs.dataset import load_dataset
 from minipgd.envs.registry import make_env
-from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, generation_checks
+from minipgd.envs.mujoco import step_from_observation
+from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, POOL_CHECKED, generation_checks, pool_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
-from minipgd.experiments.table2_report import (final_noise_markdown, per_model_markdown, remaining_markdown,
-                                               sampler_width_markdown, significantly_best, table2_markdown,
-                                               welch_markdown)
+from minipgd.experiments.table2_report import (final_noise_markdown, per_model_markdown, pool_checks_markdown,
+                                               remaining_markdown, sampler_width_markdown, significantly_best,
+                                               table2_markdown, welch_markdown)
 from minipgd.experiments.units import result_path
 
 
@@ -41,6 +42,7 @@ def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
         assert result["unit"] == unit and result["versions"]["numpy"]
         if result["kind"] == "pool":  # sampled once, read by every run that needs it
             assert result["transitions"] > 0 and result["settings"]["generation"] == int(unit[len("pool-g")])
+            assert result["checks"]["transitions"] == POOL_CHECKED and result["checks"]["dataset_near_wall"] == 0
             pools[result["settings"]["generation"]] = result["fingerprint"]
             continue
         assert result["data"]["recipe"] == "waypoints"
@@ -281,6 +283,37 @@ def test_generation_checks_measure_likelihood_and_dynamics_against_the_simulator
     assert still["log_likelihood"] == pytest.approx(-np.log(2 * np.pi))  # the most likely actions
     assert still["log_likelihood_real"] == exact["log_likelihood_real"] < still["log_likelihood"]
     assert CHECKED_TRANSITIONS == 1_024
+
+
+def test_pool_checks_split_a_mazes_one_step_error_at_the_walls(smoke_sweep):
+    root, _ = smoke_sweep
+    dataset = load_dataset(root / "work" / "data" / "maze2d-umaze.npz")
+    env, real = make_env(dataset.metadata["env_id"]), dataset.arrays()
+    assert pool_checks(env, real, real, seed=0, generation=0) == {  # the dataset keeps clear of the walls
+        "transitions": POOL_CHECKED, "dynamics_mse": 0.0, "near_wall": 0.0, "dataset_near_wall": 0.0,
+        "dynamics_mse_near_wall": None, "dynamics_mse_away": 0.0}
+    centre = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))  # a wall 0.5 to its left
+    still = np.array([[centre[0], centre[1], 0.0, 0.0], [centre[0] - 0.38, centre[1], 0.0, 0.0]])  # gap 0.4, 0.02
+    after = np.stack([step_from_observation(env, s, np.zeros(2))[0] for s in still]) + [[0, 0, 0, 0], [0.1] * 4]
+    pair = {"observations": still, "actions": np.zeros((2, 2)), "next_observations": after, "rewards": np.zeros(2)}
+    checks = pool_checks(env, pair, real, seed=0, generation=0)  # 4,096 draws of the two, the near one off by 0.1
+    assert checks["dynamics_mse_near_wall"] == pytest.approx(0.01) and checks["dynamics_mse_away"] == 0
+    assert checks["dynamics_mse"] == pytest.approx(0.01 * checks["near_wall"]) and 0.45 < checks["near_wall"] < 0.55
+    assert pool_checks(env, pair, real, seed=0, generation=1) != checks  # each generation its own draws
+
+
+def test_the_pool_checks_table_averages_a_models_generations():
+    config = replace(Table2Config.smoke(), seeds=(0, 1))
+    checks = [{"transitions": 4, "dynamics_mse": mse, "near_wall": near, "dataset_near_wall": 0.0,
+               "dynamics_mse_near_wall": at_walls, "dynamics_mse_away": away}
+              for mse, near, at_walls, away in ((0.2, 0.5, 0.4, 0.0), (0.1, 0.25, 0.3, 0.0333))]
+    pools = {f"pool-g{g}": {"kind": "pool", "dataset": "maze2d-umaze", "seed": 1, "checks": c}
+             for g, c in enumerate(checks)}
+    pools["pool-old"] = {"kind": "pool", "dataset": "maze2d-umaze", "seed": 0}  # recorded before the checks
+    # part near the walls: 0.5 * 0.4 / 0.2 = 1.0 and 0.25 * 0.3 / 0.1 = 0.75
+    assert pool_checks_markdown(pools, config).splitlines()[2:] == [
+        "| maze2d-umaze | 1 | 2 | 0.1500 | 0.375 (0.000) | 0.3500 | 0.0167 | 0.88 |"]
+    assert pool_checks_markdown({"pool-old": pools["pool-old"]}, config) == ""
 
 
 def test_the_noise_table_sets_a_final_score_beside_the_end_of_its_learning_curve():

@@ -5,9 +5,10 @@ first state and its actions are replayed open loop; the error at rollout step j
 is the mean over state dimensions of (s_j^synthetic − s_j^real)². Step 0 is 0 by
 construction. The same function scores diffusion samples and world-model rollouts.
 
-The reward error checks the reward channel the same way, one transition at a time:
-the simulator is put in each synthetic state s_t, stepped with a_t, and its reward
-compared with the synthetic r_t. On real data both errors are 0.
+One transition at a time, the simulator is put in a state s_t and stepped with a_t:
+the one-step error compares its next state with s_{t+1} (any transitions, e.g. an
+Algorithm 2 generation's), the reward error its reward with r_t. On real data both
+errors are 0.
 """
 import numpy as np
 
@@ -21,6 +22,13 @@ def dynamics_error(env, raw, layout):
     actions = parts["actions"][:, :-1]  # the H − 1 actions that lead to states 1 .. H−1
     real = np.stack([replay_actions(env, s[0], a) for s, a in zip(states, actions)])
     return np.mean((states - real) ** 2, axis=-1)
+
+
+def one_step_error(env, observations, actions, next_observations):
+    """Per-transition squared state error (n,), mean over state dimensions, of transitions (s, a, s') against
+    the simulator put in s and stepped once with a (the first step of the replay above, from every state)."""
+    simulated = np.stack([step_from_observation(env, s, a)[0] for s, a in zip(observations, actions)])
+    return np.mean((np.asarray(next_observations, dtype=np.float64) - simulated) ** 2, axis=-1)
 
 
 def reward_error(env, raw, layout):

@@ -18,13 +18,25 @@ On the datasets themselves the dynamics error is 0, but for Hopper and
 Walker2d transitions from a state whose observation clips a velocity at ±10
 (`envs/mujoco.py`): 4 % of hopper-medium-replay's, which make its mean 0.002–0.003
 (two draws of 1,024).
+
+A pooled unguided generation (`generation_pool.py`, shared by one model's runs) is
+measured once, by `pool_checks`: its dynamics error on `POOL_CHECKED` transitions,
+and in a point maze where that error lies. The maze2d datasets keep clear of the
+walls, so a synthetic transition that starts near one (`envs/maze_walls.py`) is
+in dynamics the model never saw: `near_wall` is their share (`dataset_near_wall`
+the dataset's), `dynamics_mse_near_wall` and `dynamics_mse_away` the error of
+each part.
 """
 import numpy as np
 
-from ..envs.mujoco import step_from_observation
+from ..analysis.dynamics_error import one_step_error
+from ..envs.maze_walls import near_wall
+from ..envs.registry import is_point_maze
 
 CHECKED_TRANSITIONS = 1_024  # per generation, and as many dataset transitions
+POOL_CHECKED = 4_096  # per pooled generation: its error is heavy-tailed in a maze (at the walls), so more
 CHECK_STREAM = 2025  # mixed into each check's seed: a stream no run's generator starts from
+POOL_CHECK = 1  # mixed in after it for a pooled generation's check, apart from the runs' checks
 
 
 def generation_checks(env, real, seed):
@@ -33,19 +45,42 @@ def generation_checks(env, real, seed):
 
     def inspect(epoch, transitions, policy):
         rng = np.random.default_rng([CHECK_STREAM, seed, epoch])
-        synthetic = _draw(transitions, rng)
-        dataset = _draw(real, rng)
-        simulated = np.stack([step_from_observation(env, s, a)[0]
-                              for s, a in zip(synthetic["observations"], synthetic["actions"])])
+        synthetic = _draw(transitions, rng, CHECKED_TRANSITIONS)
+        dataset = _draw(real, rng, CHECKED_TRANSITIONS)
         return {"log_likelihood": _mean_log_likelihood(policy, synthetic),
                 "log_likelihood_real": _mean_log_likelihood(policy, dataset),
-                "dynamics_mse": float(np.mean((synthetic["next_observations"] - simulated) ** 2))}
+                "dynamics_mse": float(np.mean(_one_step_error(env, synthetic)))}
 
     return inspect
 
 
-def _draw(transitions, rng):
-    rows = rng.integers(0, len(transitions["rewards"]), CHECKED_TRANSITIONS)
+def pool_checks(env, transitions, real, seed, generation):
+    """The dynamics measure above for a pooled unguided generation of the model of `seed`, on `POOL_CHECKED`
+    of its transitions, and in a point maze where its error lies (`envs/maze_walls.py`): the share of them
+    that start near a wall beside the dataset's share (all of it), and the error near the walls and away."""
+    rng = np.random.default_rng([CHECK_STREAM, seed, generation, POOL_CHECK])
+    synthetic = _draw(transitions, rng, POOL_CHECKED)
+    error = _one_step_error(env, synthetic)
+    checks = {"transitions": POOL_CHECKED, "dynamics_mse": float(error.mean())}
+    if is_point_maze(env.spec.id):
+        near = near_wall(env, synthetic["observations"])
+        checks.update(near_wall=float(near.mean()),
+                      dataset_near_wall=float(near_wall(env, real["observations"]).mean()),
+                      dynamics_mse_near_wall=_mean_or_none(error[near]),
+                      dynamics_mse_away=_mean_or_none(error[~near]))
+    return checks
+
+
+def _one_step_error(env, transitions):
+    return one_step_error(env, transitions["observations"], transitions["actions"], transitions["next_observations"])
+
+
+def _mean_or_none(values):
+    return float(values.mean()) if len(values) else None
+
+
+def _draw(transitions, rng, n):
+    rows = rng.integers(0, len(transitions["rewards"]), n)
     return {name: np.asarray(transitions[name][rows], dtype=np.float64)
             for name in ("observations", "actions", "next_observations")}
 

@@ -54,6 +54,12 @@ def pool_record(path):
     return {key: value for key, value in meta.items() if key != "kind"}
 
 
+def pool_transitions(path):
+    """The transitions of the generation at `path`, whatever made them (`pool_record` says what did)."""
+    arrays, _ = load_checkpoint(path, kind=KIND, what="pooled generation")
+    return arrays
+
+
 def epoch_slices(transitions, parts, count):
     """The first `count` of `parts` near-equal slices of one pooled generation, each consecutive whole
     trajectories in the order they were sampled: the data of `count` epochs whose generations are 1/`parts` of

@@ -10,7 +10,9 @@ there, so a sweep continues on another machine that has only the repository, and
                                   time and the dynamics error of its unguided samples with
                                   32, 64, 128 and 256 sampler steps, over three sample seeds)
     pool-gG-NAME-seedS            unguided generation G of that model, shared by the runs that
-                                  read it (`generation_pool.py`): its fingerprint and sampling time
+                                  read it (`generation_pool.py`): its fingerprint, sampling time
+                                  and one-step dynamics error, in a maze split at the walls
+                                  (`pool_checks`)
     AGENT-SOURCE-NAME-seedS       one Algorithm 2 run (periodic generation; Fig. 4: continuous): final score,
                                   learning curve, where its time went, every generation (its λ,
                                   whether it was pooled, Sec. 5.3's measures of it)
@@ -52,9 +54,9 @@ from ..nn.unet import HORIZON
 from ..rl.synthetic import AUTO, SOURCES, Algorithm2Config, unguided_generations
 from .artifacts import cached_dataset, cached_diffusion, silent, training_record
 from .fidelity import unguided_dynamics_error
-from .generation_checks import generation_checks
+from .generation_checks import generation_checks, pool_checks
 from .generation_pool import (epoch_slices, load_pool_generation, make_pool_generation, pool_path, pool_record,
-                              pool_settings)
+                              pool_settings, pool_transitions)
 from .offline_run import ALGORITHMS, run_offline_agent
 from .units import load_results, pending_units, result_path, run_units, write_result
 
@@ -372,7 +374,10 @@ def _sample_pool(work, results_dir, config, name, seed, generation):
         make_pool_generation(path, model, config.pool_size(), a2.sampler_steps, seed, generation)
     record = pool_record(path)
     if not os.path.exists(result_path(results_dir, unit)):
-        write_result(results_dir, unit, {"kind": "pool", "dataset": name, "seed": seed, **record})
+        dataset = load_dataset(dataset_path(work, name))
+        checks = pool_checks(make_env(dataset.metadata["env_id"]), pool_transitions(path), dataset.arrays(), seed,
+                             generation)
+        write_result(results_dir, unit, {"kind": "pool", "dataset": name, "seed": seed, **record, "checks": checks})
     return f"{unit}: {record['transitions']} transitions", time.perf_counter() - started
 
 

@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.stats import format_mean_se, mean_se, welch_p_value
+from ..envs.maze_walls import NEAR_WALL
+from .generation_checks import POOL_CHECKED
 from .table2 import parse_unit
 
 BLOCKS = (("Maze2d", ("maze2d-",)), ("MuJoCo", ("halfcheetah-", "walker2d-", "hopper-")))
@@ -52,7 +54,7 @@ def significantly_best(samples):
 
 
 def units_of_kind(results, kind):
-    """The results ({unit: result}) of the units of one kind, "agent" or "model"."""
+    """The results ({unit: result}) of the units of one kind, "agent", "model" or "pool"."""
     return [r for r in results.values() if r["kind"] == kind]
 
 
@@ -208,6 +210,41 @@ def per_model_markdown(results, config):
         lines.append(f"| {model['dataset']} | {model['seed']} | {model['dynamics_mse']:.4f} | " + " | ".join(cells)
                      + " |")
     return "\n".join(lines) + "\n"
+
+
+def pool_checks_markdown(results, config):
+    """Where the unguided data's one-step dynamics error lies (`pool_checks`), per model: the mean over its pooled
+    generations of the error, and in a point maze of the share of transitions that start near a wall (beside the
+    dataset's share), the error there and away from the walls, and the part of the error that is near them.
+    "" if no pooled generation has the measures."""
+    pools = [r for r in units_of_kind(results, "pool") if "checks" in r]
+    if not pools:
+        return ""
+    lines = ["| dataset | seed | generations | one-step dynamics MSE | near a wall (dataset) | MSE near a wall | "
+             "MSE away | part of the MSE near a wall |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in config.datasets:
+        for seed in config.seeds:
+            checks = [r["checks"] for r in pools if (r["dataset"], r["seed"]) == (name, seed)]
+            if checks:
+                walls = ["—"] * 4
+                if "near_wall" in checks[0]:
+                    walls = [f"{np.mean([c['near_wall'] for c in checks]):.3f} "
+                             f"({np.mean([c['dataset_near_wall'] for c in checks]):.3f})",
+                             _mean_of(checks, "dynamics_mse_near_wall"), _mean_of(checks, "dynamics_mse_away"),
+                             f"{np.mean([_part_near_walls(c) for c in checks]):.2f}"]
+                lines.append(f"| {name} | {seed} | {len(checks)} | "
+                             f"{np.mean([c['dynamics_mse'] for c in checks]):.4f} | " + " | ".join(walls) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _mean_of(checks, key):
+    values = [c[key] for c in checks if c[key] is not None]  # None: no transition on that side
+    return f"{np.mean(values):.4f}" if values else "—"
+
+
+def _part_near_walls(checks):
+    near = checks["near_wall"] * (checks["dynamics_mse_near_wall"] or 0.0)
+    return near / checks["dynamics_mse"] if checks["dynamics_mse"] > 0 else 0.0
 
 
 def welch_markdown(runs, config):
@@ -378,6 +415,7 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
     compute = sum(unit_compute_seconds(r) for r in results.values()) / 3600
     expected = len(config.unit_names())
     checks, remaining = generation_checks_markdown(results, config), remaining_markdown(results, config)
+    walls = pool_checks_markdown(results, config)
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
             f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
@@ -405,6 +443,10 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
               "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
             + ("\nEach model beside what its data did, seed by seed (the model-error factor):\n\n"
                + per_model_markdown(results, config) if models and "guided" in config.sources else "")
+            + (f"\nWhere each model's unguided data leaves the real dynamics (its pooled generations, "
+               f"{POOL_CHECKED:,} transitions of each: the simulator put in each synthetic state and stepped once "
+               f"with its action; in a maze, the transitions that start within {NEAR_WALL} of a wall, one step at "
+               "top speed, where the dataset never goes):\n\n" + walls if walls else "")
             + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories per sample seed) of "
                "each model, and "
                "relative to the F = 128 model of the same dataset and seed at 256 sampler steps (the rule: the "
