@@ -290,21 +290,24 @@ def test_pool_checks_split_a_mazes_one_step_error_at_the_walls(smoke_sweep):
     dataset = load_dataset(root / "work" / "data" / "maze2d-umaze.npz")
     env, real = make_env(dataset.metadata["env_id"]), dataset.arrays()
     assert pool_checks(env, real, real, seed=0, generation=0) == {  # the dataset keeps clear of the walls
-        "transitions": POOL_CHECKED, "dynamics_mse": 0.0, "near_wall": 0.0, "dataset_near_wall": 0.0,
+        "transitions": POOL_CHECKED, "dynamics_mse": 0.0, "near_wall": 0.0, "in_wall": 0.0, "dataset_near_wall": 0.0,
         "dynamics_mse_near_wall": None, "dynamics_mse_away": 0.0}
     centre = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))  # a wall 0.5 to its left
     still = np.array([[centre[0], centre[1], 0.0, 0.0], [centre[0] - 0.38, centre[1], 0.0, 0.0]])  # gap 0.4, 0.02
+    inside = {"observations": still - [[0, 0, 0, 0], [0.05, 0, 0, 0]]}  # the second 0.03 into the wall
     after = np.stack([step_from_observation(env, s, np.zeros(2))[0] for s in still]) + [[0, 0, 0, 0], [0.1] * 4]
     pair = {"observations": still, "actions": np.zeros((2, 2)), "next_observations": after, "rewards": np.zeros(2)}
     checks = pool_checks(env, pair, real, seed=0, generation=0)  # 4,096 draws of the two, the near one off by 0.1
     assert checks["dynamics_mse_near_wall"] == pytest.approx(0.01) and checks["dynamics_mse_away"] == 0
     assert checks["dynamics_mse"] == pytest.approx(0.01 * checks["near_wall"]) and 0.45 < checks["near_wall"] < 0.55
     assert pool_checks(env, pair, real, seed=0, generation=1) != checks  # each generation its own draws
+    assert checks["in_wall"] == 0 and pool_checks(env, {**pair, **inside}, real, 0, 0)["in_wall"] == checks[
+        "near_wall"]  # the same draws: the near ones are now in the wall
 
 
 def test_the_pool_checks_table_averages_a_models_generations():
     config = replace(Table2Config.smoke(), seeds=(0, 1))
-    checks = [{"transitions": 4, "dynamics_mse": mse, "near_wall": near, "dataset_near_wall": 0.0,
+    checks = [{"transitions": 4, "dynamics_mse": mse, "near_wall": near, "in_wall": near / 5, "dataset_near_wall": 0.0,
                "dynamics_mse_near_wall": at_walls, "dynamics_mse_away": away}
               for mse, near, at_walls, away in ((0.2, 0.5, 0.4, 0.0), (0.1, 0.25, 0.3, 0.0333))]
     pools = {f"pool-g{g}": {"kind": "pool", "dataset": "maze2d-umaze", "seed": 1, "checks": c}
@@ -312,7 +315,7 @@ def test_the_pool_checks_table_averages_a_models_generations():
     pools["pool-old"] = {"kind": "pool", "dataset": "maze2d-umaze", "seed": 0}  # recorded before the checks
     # part near the walls: 0.5 * 0.4 / 0.2 = 1.0 and 0.25 * 0.3 / 0.1 = 0.75
     assert pool_checks_markdown(pools, config).splitlines()[2:] == [
-        "| maze2d-umaze | 1 | 2 | 0.1500 | 0.375 (0.000) | 0.3500 | 0.0167 | 0.88 |"]
+        "| maze2d-umaze | 1 | 2 | 0.1500 | 0.375 (0.000) | 0.075 | 0.3500 | 0.0167 | 0.88 |"]
     assert pool_checks_markdown({"pool-old": pools["pool-old"]}, config) == ""
 
 

@@ -3,7 +3,8 @@
 PointMaze (gymnasium-robotics) builds each wall cell of its maze as an axis-aligned
 box geom named `block_<row>_<col>` in the world body, and the ball as a sphere,
 `particle_geom`. The gap between the ball at (x, y) and a wall is the distance from
-(x, y) to the nearest box in the plane, less the ball's radius; 0 means touching.
+(x, y) to the nearest box in the plane, less the ball's radius; 0 means touching or overlapping it, a
+state the simulator's contacts do not let the ball reach.
 
 Why it matters: the maze2d datasets' waypoint controller steers through the middle
 of the corridors, so real transitions never touch a wall, and a diffusion model

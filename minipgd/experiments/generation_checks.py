@@ -24,13 +24,14 @@ measured once, by `pool_checks`: its dynamics error on `POOL_CHECKED` transition
 and in a point maze where that error lies. The maze2d datasets keep clear of the
 walls, so a synthetic transition that starts near one (`envs/maze_walls.py`) is
 in dynamics the model never saw: `near_wall` is their share (`dataset_near_wall`
-the dataset's), `dynamics_mse_near_wall` and `dynamics_mse_away` the error of
-each part.
+the dataset's), `in_wall` the share whose ball touches or overlaps a wall (a
+state the simulator does not reach), `dynamics_mse_near_wall` and
+`dynamics_mse_away` the error of each part.
 """
 import numpy as np
 
 from ..analysis.dynamics_error import one_step_error
-from ..envs.maze_walls import near_wall
+from ..envs.maze_walls import NEAR_WALL, near_wall, wall_gap
 from ..envs.registry import is_point_maze
 
 CHECKED_TRANSITIONS = 1_024  # per generation, and as many dataset transitions
@@ -63,8 +64,9 @@ def pool_checks(env, transitions, real, seed, generation):
     error = _one_step_error(env, synthetic)
     checks = {"transitions": POOL_CHECKED, "dynamics_mse": float(error.mean())}
     if is_point_maze(env.spec.id):
-        near = near_wall(env, synthetic["observations"])
-        checks.update(near_wall=float(near.mean()),
+        gap = wall_gap(env, synthetic["observations"][:, :2])
+        near = gap < NEAR_WALL
+        checks.update(near_wall=float(near.mean()), in_wall=float(np.mean(gap == 0)),
                       dataset_near_wall=float(near_wall(env, real["observations"]).mean()),
                       dynamics_mse_near_wall=_mean_or_none(error[near]),
                       dynamics_mse_away=_mean_or_none(error[~near]))

@@ -215,21 +215,22 @@ def per_model_markdown(results, config):
 def pool_checks_markdown(results, config):
     """Where the unguided data's one-step dynamics error lies (`pool_checks`), per model: the mean over its pooled
     generations of the error, and in a point maze of the share of transitions that start near a wall (beside the
-    dataset's share), the error there and away from the walls, and the part of the error that is near them.
+    dataset's share) and in one, the error there and away from the walls, and the part of the error near them.
     "" if no pooled generation has the measures."""
     pools = [r for r in units_of_kind(results, "pool") if "checks" in r]
     if not pools:
         return ""
-    lines = ["| dataset | seed | generations | one-step dynamics MSE | near a wall (dataset) | MSE near a wall | "
-             "MSE away | part of the MSE near a wall |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| dataset | seed | generations | one-step dynamics MSE | near a wall (dataset) | in a wall | "
+             "MSE near a wall | MSE away | part of the MSE near a wall |", "|---|---:|---:|" + "---:|" * 6]
     for name in config.datasets:
         for seed in config.seeds:
             checks = [r["checks"] for r in pools if (r["dataset"], r["seed"]) == (name, seed)]
             if checks:
-                walls = ["—"] * 4
+                walls = ["—"] * 5
                 if "near_wall" in checks[0]:
                     walls = [f"{np.mean([c['near_wall'] for c in checks]):.3f} "
                              f"({np.mean([c['dataset_near_wall'] for c in checks]):.3f})",
+                             f"{np.mean([c['in_wall'] for c in checks]):.3f}",
                              _mean_of(checks, "dynamics_mse_near_wall"), _mean_of(checks, "dynamics_mse_away"),
                              f"{np.mean([_part_near_walls(c) for c in checks]):.2f}"]
                 lines.append(f"| {name} | {seed} | {len(checks)} | "
@@ -446,7 +447,8 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
             + (f"\nWhere each model's unguided data leaves the real dynamics (its pooled generations, "
                f"{POOL_CHECKED:,} transitions of each: the simulator put in each synthetic state and stepped once "
                f"with its action; in a maze, the transitions that start within {NEAR_WALL} of a wall, one step at "
-               "top speed, where the dataset never goes):\n\n" + walls if walls else "")
+               "top speed, and those whose ball overlaps one; the dataset never goes there):\n\n" + walls
+               if walls else "")
             + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories per sample seed) of "
                "each model, and "
                "relative to the F = 128 model of the same dataset and seed at 256 sampler steps (the rule: the "
