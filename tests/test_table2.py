@@ -339,9 +339,11 @@ def test_the_per_model_table_sets_each_models_error_beside_its_seeds_gains():
     finals = {("real", 0): 10.0, ("unguided", 0): 5.0, ("guided", 0): 12.5, ("real", 1): 10.0, ("guided", 1): 7.0}
     runs = {f"run-{source}-{seed}": {"kind": "agent", "dataset": "maze2d-umaze", "agent": "td3bc", "source": source,
                                      "seed": seed, "final_score": score} for (source, seed), score in finals.items()}
-    table = per_model_markdown({**models, **runs}, config).splitlines()
-    assert table[2:] == ["| maze2d-umaze | 0 | 0.2500 | +2.5 | +7.5 |",  # seed order; seed 1 lacks its unguided run
-                         "| maze2d-umaze | 1 | 0.5000 | -3.0 | — |"]
+    pools = {f"pool-g{g}-0": {"kind": "pool", "dataset": "maze2d-umaze", "seed": 0, "checks": {"in_wall": share}}
+             for g, share in enumerate((0.1, 0.2))}  # seed 1's pools were recorded before the checks
+    table = per_model_markdown({**models, **runs, **pools}, config).splitlines()
+    assert table[2:] == ["| maze2d-umaze | 0 | 0.2500 | 0.150 | +2.5 | +7.5 |",  # seed order; seed 1 lacks its
+                         "| maze2d-umaze | 1 | 0.5000 | — | -3.0 | — |"]  # unguided run
 
 
 def test_what_is_left_is_priced_by_the_median_of_the_units_that_ran():

@@ -194,11 +194,12 @@ def final_noise_markdown(runs, config):
 def per_model_markdown(results, config):
     """The model-error factor, seed by seed: each diffusion model's dynamics error beside what its synthetic data
     did for the agents trained on it (that seed's guided − dataset and guided − unguided final scores; "—" where
-    a run is missing). A gain that shrinks as the error grows points at the model, not at guidance."""
+    a run is missing), and in a maze the share of its unguided data's states whose ball overlaps a wall (its pooled
+    generations' `in_wall`). A gain that shrinks as the error grows points at the model, not at guidance."""
     scores = _scores(units_of_kind(results, "agent"))
-    lines = ["| dataset | seed | model's dynamics MSE | " + " | ".join(
+    lines = ["| dataset | seed | model's dynamics MSE | unguided data in a wall | " + " | ".join(
         f"{AGENT_NAMES[a]}: guided − dataset | guided − unguided" for a in config.agents) + " |",
-        "|---|---:|---:|" + "---:|" * (2 * len(config.agents))]
+        "|---|---:|---:|---:|" + "---:|" * (2 * len(config.agents))]
     for model in sorted(units_of_kind(results, "model"), key=lambda r: (config.datasets.index(r["dataset"]),
                                                                         r["seed"])):
         cells = []
@@ -207,8 +208,11 @@ def per_model_markdown(results, config):
                      for s in ("real", "unguided", "guided")}
             cells += [f"{final['guided'] - final[other]:+.1f}" if None not in (final["guided"], final[other]) else "—"
                       for other in ("real", "unguided")]
-        lines.append(f"| {model['dataset']} | {model['seed']} | {model['dynamics_mse']:.4f} | " + " | ".join(cells)
-                     + " |")
+        in_wall = [r["checks"]["in_wall"] for r in units_of_kind(results, "pool")
+                   if (r["dataset"], r["seed"]) == (model["dataset"], model["seed"])
+                   and "in_wall" in r.get("checks", {})]
+        lines.append(f"| {model['dataset']} | {model['seed']} | {model['dynamics_mse']:.4f} | "
+                     f"{f'{np.mean(in_wall):.3f}' if in_wall else '—'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
