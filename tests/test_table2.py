@@ -15,9 +15,9 @@ from minipgd.envs.mujoco import step_from_observation
 from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, POOL_CHECKED, generation_checks, pool_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
-from minipgd.experiments.table2_report import (final_noise_markdown, per_model_markdown, pool_checks_markdown,
-                                               remaining_markdown, sampler_width_markdown, significantly_best,
-                                               table2_markdown, welch_markdown)
+from minipgd.experiments.table2_report import (action_distance_markdown, final_noise_markdown, per_model_markdown,
+                                               pool_checks_markdown, remaining_markdown, sampler_width_markdown,
+                                               significantly_best, table2_markdown, welch_markdown)
 from minipgd.experiments.units import result_path
 
 
@@ -62,7 +62,8 @@ def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
         assert [g["pooled"] for g in result["generations"]] == [True] * len(read) + [False] * (2 - len(read)) * (
             result["source"] != "real")
         for generation in result["generations"]:  # Sec. 5.3's measures of each generation
-            assert set(generation["inspected"]) == {"log_likelihood", "log_likelihood_real", "dynamics_mse"}
+            assert set(generation["inspected"]) == {"log_likelihood", "log_likelihood_real", "action_distance",
+                                                    "action_distance_real", "dynamics_mse"}
             assert all(np.isfinite(v) for v in generation["inspected"].values())
         if result["source"] == "auto":  # the λ of its one guided generation (the first is unguided)
             assert result["algorithm2"]["guidance_scale"] == "auto" and result["guidance_scales"][0] >= 0
@@ -72,6 +73,7 @@ def test_smoke_sweep_writes_every_unit_and_the_report(smoke_sweep):
     assert "python -m minipgd experiment table2 --smoke" in table and "11 of 11 unit results" in table
     assert "| maze2d-umaze |" in table and "76.2 ± 17.4" in table  # ours, then the paper's row
     assert "relative to the mean state variance" in table and "λ automatic guidance chose" in table
+    assert "How far guidance moved the actions" in table and "| maze2d-umaze | 0 | 2 |" in table  # pool checks
     assert "| maze2d-umaze | TD3+BC | Guided (auto λ) | 1 |" in table  # Sec. 5.3's measures of its generations
     assert (root / "fig" / "table2-smoke_curves.png").stat().st_size > 0
 
@@ -268,6 +270,9 @@ class _Centered:
     def log_prob(self, states, actions):
         return -0.5 * np.sum(actions**2, axis=-1) - actions.shape[-1] * 0.5 * np.log(2 * np.pi)
 
+    def mean_std(self, states):
+        return np.zeros((len(states), 2)), np.ones((len(states), 2))
+
 
 def test_generation_checks_measure_likelihood_and_dynamics_against_the_simulator(smoke_sweep):
     root, _ = smoke_sweep
@@ -279,8 +284,10 @@ def test_generation_checks_measure_likelihood_and_dynamics_against_the_simulator
     assert exact["log_likelihood"] < -0.5 * 2 * np.log(2 * np.pi)  # actions are not all 0
     moved = inspect(0, {**real, "next_observations": real["next_observations"] + 0.1}, _Centered())
     assert moved["dynamics_mse"] == pytest.approx(0.01, rel=1e-3)  # 0.1² in every state dimension
+    assert exact["action_distance"] == pytest.approx(-2 * (exact["log_likelihood"] + np.log(2 * np.pi)))  # σ = 1
     still = inspect(0, {**real, "actions": np.zeros_like(real["actions"])}, _Centered())
     assert still["log_likelihood"] == pytest.approx(-np.log(2 * np.pi))  # the most likely actions
+    assert still["action_distance"] == 0 and still["action_distance_real"] == exact["action_distance_real"] > 0
     assert still["log_likelihood_real"] == exact["log_likelihood_real"] < still["log_likelihood"]
     assert CHECKED_TRANSITIONS == 1_024
 
@@ -317,6 +324,22 @@ def test_the_pool_checks_table_averages_a_models_generations():
     assert pool_checks_markdown(pools, config).splitlines()[2:] == [
         "| maze2d-umaze | 1 | 2 | 0.1500 | 0.375 (0.000) | 0.075 | 0.3500 | 0.0167 | 0.88 |"]
     assert pool_checks_markdown({"pool-old": pools["pool-old"]}, config) == ""
+
+
+def test_the_action_distance_table_averages_generations_then_runs():
+    config = replace(Table2Config.smoke(), seeds=(0, 1), agents=("td3bc",))
+    checks = [[(1.0, 1.2), (0.4, 0.8), (0.2, 0.6)], [(1.0, 1.0), (0.6, 0.8), (0.6, 0.8)]]  # (synthetic, dataset)
+    runs = {f"run-{seed}": {"kind": "agent", "dataset": "maze2d-umaze", "agent": "td3bc", "source": "guided",
+                            "seed": seed, "generations": [{"inspected": {"action_distance": syn,
+                                                                         "action_distance_real": data}}
+                                                          for syn, data in gens]}
+            for seed, gens in enumerate(checks)}
+    older = {"kind": "agent", "dataset": "maze2d-umaze", "agent": "td3bc", "source": "unguided", "seed": 0,
+             "generations": [{"inspected": {"log_likelihood": 0.0}}]}  # recorded before the distances
+    rows = action_distance_markdown({**runs, "older": older}, config).splitlines()[2:]
+    assert rows == ["| maze2d-umaze | TD3+BC | Guided | 2 | 1.000 ± 0.000 | 1.100 ± 0.100 | 0.450 ± 0.150 | "
+                    "0.750 ± 0.050 |"]  # later generations: 0.3 and 0.6 synthetic, 0.7 and 0.8 dataset
+    assert action_distance_markdown({"older": older}, config) == ""
 
 
 def test_the_noise_table_sets_a_final_score_beside_the_end_of_its_learning_curve():

@@ -10,6 +10,11 @@ touched):
                           policy when the generation is made (for a guided generation:
                           the policy that guided it; Fig. 5's measure)
     log_likelihood_real   the same policy's mean log π(a|s) on as many dataset transitions
+    action_distance       mean |a − μ(s)|² of the synthetic actions, μ(s) the policy's mean
+                          action: how far guidance moved them, whatever the policy's σ (a
+                          log-likelihood gain is that distance's fall over 2σ², small for
+                          TD3+BC's unit Gaussian however far the actions move)
+    action_distance_real  the same on the dataset transitions
     dynamics_mse          mean over transitions and state dimensions of (s' − s'_sim)², s'_sim
                           the simulator's next state after the synthetic action in the
                           synthetic state (one step of Fig. 6's measure)
@@ -50,6 +55,8 @@ def generation_checks(env, real, seed):
         dataset = _draw(real, rng, CHECKED_TRANSITIONS)
         return {"log_likelihood": _mean_log_likelihood(policy, synthetic),
                 "log_likelihood_real": _mean_log_likelihood(policy, dataset),
+                "action_distance": _mean_action_distance(policy, synthetic),
+                "action_distance_real": _mean_action_distance(policy, dataset),
                 "dynamics_mse": float(np.mean(_one_step_error(env, synthetic)))}
 
     return inspect
@@ -85,6 +92,11 @@ def _draw(transitions, rng, n):
     rows = rng.integers(0, len(transitions["rewards"]), n)
     return {name: np.asarray(transitions[name][rows], dtype=np.float64)
             for name in ("observations", "actions", "next_observations")}
+
+
+def _mean_action_distance(policy, transitions):
+    mean, _ = policy.mean_std(transitions["observations"])
+    return float(np.mean(np.sum((transitions["actions"] - mean) ** 2, axis=-1)))
 
 
 def _mean_log_likelihood(policy, transitions):

@@ -154,6 +154,23 @@ def generation_checks_markdown(results, config):
     return "\n".join(lines) + "\n"
 
 
+def action_distance_markdown(results, config):
+    """How far each cell's synthetic actions were from its policy's mean action, |a − μ(s)|² (the generation
+    checks' `action_distance`), beside the dataset's actions' distance, for the first generation (unguided) and
+    the later ones: mean over a run's generations, then over its runs. Only runs that recorded it; "" if none."""
+    runs = [r for r in units_of_kind(results, "agent")
+            if r["generations"] and "action_distance" in r["generations"][0].get("inspected", {})]
+    if not runs:
+        return ""
+    lines = ["| dataset | agent | source | runs | generation 0: synthetic | dataset | generations 1–: synthetic | "
+             "dataset |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for label, mine in _cells(runs, config):
+        cells = [format_mean_se([np.mean([g["inspected"][key] for g in r["generations"][part]]) for r in mine], 3)
+                 for part in (slice(0, 1), slice(1, None)) for key in ("action_distance", "action_distance_real")]
+        lines.append(f"| {label} | {len(mine)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _cells(runs, config):
     """(row label "dataset | agent | source", its runs) for every cell of `config` that has runs."""
     for name in config.datasets:
@@ -420,7 +437,7 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
     compute = sum(unit_compute_seconds(r) for r in results.values()) / 3600
     expected = len(config.unit_names())
     checks, remaining = generation_checks_markdown(results, config), remaining_markdown(results, config)
-    walls = pool_checks_markdown(results, config)
+    walls, distances = pool_checks_markdown(results, config), action_distance_markdown(results, config)
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
             f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
@@ -463,6 +480,10 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
                "the same policy's on dataset actions, which guidance should raise (Fig. 5); the one-step dynamics "
                "error against the simulator, which it should leave near the unguided generation's (Fig. 6)):\n\n"
                + checks if checks else "")
+            + ("\nHow far guidance moved the actions: the mean squared distance |a − μ(s)|² of a generation's "
+               "actions from the mean action of the policy that guided it, beside the dataset's actions' (the same "
+               "1,024 transitions as above; a likelihood gain is this distance's fall over 2σ², so it compares "
+               "TD3+BC's unit Gaussian with IQL's learned σ):\n\n" + distances if distances else "")
             + ("\nThe λ automatic guidance chose (every guided generation; the first generation is unguided):\n\n"
                + auto_scale_markdown(results, config) if "auto" in config.sources else "")
             + "\nWhere the compute went:\n\n" + time_markdown(results)
