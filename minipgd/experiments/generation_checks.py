@@ -65,7 +65,8 @@ def generation_checks(env, real, seed):
 def pool_checks(env, transitions, real, seed, generation):
     """The dynamics measure above for a pooled unguided generation of the model of `seed`, on `POOL_CHECKED`
     of its transitions, and in a point maze where its error lies (`envs/maze_walls.py`): the share of them
-    that start near a wall beside the dataset's share (all of it), and the error near the walls and away."""
+    that start near a wall beside the dataset's share (all of it), the share that start in one, and the error
+    near the walls and away."""
     rng = np.random.default_rng([CHECK_STREAM, seed, generation, POOL_CHECK])
     synthetic = _draw(transitions, rng, POOL_CHECKED)
     error = _one_step_error(env, synthetic)
