@@ -15,7 +15,8 @@ from minipgd.envs.mujoco import step_from_observation
 from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, POOL_CHECKED, generation_checks, pool_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
-from minipgd.experiments.table2_report import (action_distance_markdown, final_noise_markdown, per_model_markdown,
+from minipgd.experiments.table2_report import (action_distance_markdown, final_noise_markdown,
+                                               guiding_policy_markdown, per_model_markdown,
                                                pool_checks_markdown, remaining_markdown, sampler_width_markdown,
                                                significantly_best, table2_markdown, welch_markdown)
 from minipgd.experiments.units import result_path
@@ -353,6 +354,18 @@ def test_the_noise_table_sets_a_final_score_beside_the_end_of_its_learning_curve
     assert f"| maze2d-umaze | TD3+BC | Dataset | 2 | 25.0 ± 5.0 | 19.0 ± 1.0 | {sd:.1f} | 16.5 ± 1.5 |" in table
     short = [dict(run, history=run["history"][-6:]) for run in runs]  # no five before the last five
     assert f"| {sd:.1f} | — |" in final_noise_markdown(short, config)
+
+
+def test_the_guiding_policy_table_reads_the_scores_when_each_generation_was_made():
+    smoke = Table2Config.smoke()
+    config = replace(smoke, seeds=(0, 1, 2), agents=("td3bc",),  # 2 epochs of 2 updates: one guided generation
+                     algorithm2=replace(smoke.algorithm2, n_epochs=2, steps_per_epoch=2))
+    history = {"guided": [[1, 50.0], [2, 10.0], [3, 30.0], [4, 40.0]], "real": [[2, 20.0], [4, 25.0]]}
+    runs = [{"dataset": "maze2d-umaze", "agent": "td3bc", "source": source, "seed": seed, "history": curve,
+             "final_score": curve[-1][1] + seed} for source, curve in history.items() for seed in (0, 1)]
+    odd = dict(runs[0], seed=2, history=[[1, 0.0], [3, 60.0], [4, 5.0]], final_score=5.0)  # none at step 2
+    rows = guiding_policy_markdown(runs + [odd], config).splitlines()[2:]  # guiding: 10, 10 and 0 (step 1's)
+    assert rows == ["| maze2d-umaze | TD3+BC | Guided | 3 | 6.7 ± 3.3 | 20.0 ± 0.0 | — | 28.7 ± 11.8 |"]
 
 
 def test_the_per_model_table_sets_each_models_error_beside_its_seeds_gains():

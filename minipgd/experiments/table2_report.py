@@ -208,6 +208,31 @@ def final_noise_markdown(runs, config):
     return "\n".join(lines) + "\n"
 
 
+def guiding_policy_markdown(runs, config):
+    """The updates factor seen from guidance: how good the policy was when it guided a generation (its latest
+    evaluation at the step the generation was made, epoch × steps per epoch; mean over a run's guided
+    generations, then over its runs), beside the same agent on the dataset and on unguided data at those steps,
+    and the final scores. Guidance draws the next epoch's data toward what that policy does, good or bad."""
+    a2 = config.algorithm2
+    steps = [epoch * a2.steps_per_epoch for epoch in range(1, a2.n_epochs)]
+    lines = ["| dataset | agent | source | runs | score of the guiding policies | the agent at those steps on the "
+             "dataset | on unguided data | final score |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for label, mine in _cells([r for r in runs if r["source"] in ("guided", AUTO_SOURCE)], config):
+        cell = (mine[0]["dataset"], mine[0]["agent"])
+        others = [[r for r in runs if (r["dataset"], r["agent"], r["source"]) == (*cell, source)]
+                  for source in ("real", "unguided")]
+        scores = [format_mean_se([np.mean([_latest_score(r, step) for step in steps]) for r in group])
+                  if group else "—" for group in [mine] + others]
+        lines.append(f"| {label} | {len(mine)} | " + " | ".join(scores) + " | "
+                     f"{format_mean_se([r['final_score'] for r in mine])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _latest_score(run, step):
+    """The run's latest evaluation score at or before update `step`."""
+    return max((s, score) for s, score in run["history"] if s <= step)[1]
+
+
 def per_model_markdown(results, config):
     """The model-error factor, seed by seed: each diffusion model's dynamics error beside what its synthetic data
     did for the agents trained on it (that seed's guided − dataset and guided − unguided final scores; "—" where
@@ -463,6 +488,11 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
             + final_noise_markdown(runs, config)
             + "\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
               "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
+            + ("\nHow good the policy was when it guided (its latest evaluation when each guided generation was "
+               f"made, after {config.algorithm2.steps_per_epoch:,}, {2 * config.algorithm2.steps_per_epoch:,}, … "
+               "updates), beside the same agent trained on the dataset and on unguided data at those steps:\n\n"
+               + guiding_policy_markdown(runs, config) if any(r["source"] in ("guided", AUTO_SOURCE) for r in runs)
+               else "")
             + ("\nEach model beside what its data did, seed by seed (the model-error factor):\n\n"
                + per_model_markdown(results, config) if models and "guided" in config.sources else "")
             + (f"\nWhere each model's unguided data leaves the real dynamics (its pooled generations, "
