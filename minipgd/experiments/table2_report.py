@@ -3,6 +3,7 @@ shades it), the paper's values beside it, the models' fidelity, the λ automatic
 learning curves (drawn on a `matplotlib.figure.Figure`: no global matplotlib state changes)."""
 import json
 from dataclasses import asdict
+from operator import itemgetter
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -143,15 +144,9 @@ def generation_checks_markdown(results, config):
     runs = [r for r in units_of_kind(results, "agent") if r["generations"] and "inspected" in r["generations"][0]]
     if not runs:
         return ""
-    lines = ["| dataset | agent | source | runs | generation 0: log π − log π(dataset) | dynamics MSE | "
-             "generations 1–: log π − log π(dataset) | dynamics MSE |", "|---|---|---|---:|---:|---:|---:|---:|"]
-    for label, mine in _cells(runs, config):
-        cells = [format_mean_se([np.mean([measure(g["inspected"]) for g in r["generations"][part]]) for r in mine],
-                                digits)
-                 for part in (slice(0, 1), slice(1, None))
-                 for measure, digits in ((_likelihood_gain, 2), (lambda c: c["dynamics_mse"], 4))]
-        lines.append(f"| {label} | {len(mine)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return _per_generation_table(runs, config, "generation 0: log π − log π(dataset) | dynamics MSE | "
+                                 "generations 1–: log π − log π(dataset) | dynamics MSE",
+                                 ((_likelihood_gain, 2), (itemgetter("dynamics_mse"), 4)))
 
 
 def action_distance_markdown(results, config):
@@ -162,11 +157,20 @@ def action_distance_markdown(results, config):
             if r["generations"] and "action_distance" in r["generations"][0].get("inspected", {})]
     if not runs:
         return ""
-    lines = ["| dataset | agent | source | runs | generation 0: synthetic | dataset | generations 1–: synthetic | "
-             "dataset |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    return _per_generation_table(runs, config,
+                                 "generation 0: synthetic | dataset | generations 1–: synthetic | dataset",
+                                 ((itemgetter("action_distance"), 3), (itemgetter("action_distance_real"), 3)))
+
+
+def _per_generation_table(runs, config, columns, measures):
+    """A row per cell of `runs`: for the first generation (unguided) and for the later ones, each of `measures`
+    ((a function of a generation's "inspected" checks, digits)) as the mean over a run's generations, then mean ±
+    s.e. over its runs. `columns`: the headers of those cells."""
+    lines = [f"| dataset | agent | source | runs | {columns} |", "|---|---|---|---:|" + "---:|" * (2 * len(measures))]
     for label, mine in _cells(runs, config):
-        cells = [format_mean_se([np.mean([g["inspected"][key] for g in r["generations"][part]]) for r in mine], 3)
-                 for part in (slice(0, 1), slice(1, None)) for key in ("action_distance", "action_distance_real")]
+        cells = [format_mean_se([np.mean([measure(g["inspected"]) for g in r["generations"][part]]) for r in mine],
+                                digits)
+                 for part in (slice(0, 1), slice(1, None)) for measure, digits in measures]
         lines.append(f"| {label} | {len(mine)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -212,12 +216,16 @@ def guiding_policy_markdown(runs, config):
     """The updates factor seen from guidance: how good the policy was when it guided a generation (its latest
     evaluation at the step the generation was made, epoch × steps per epoch; mean over a run's guided
     generations, then over its runs), beside the same agent on the dataset and on unguided data at those steps,
-    and the final scores. Guidance draws the next epoch's data toward what that policy does, good or bad."""
+    and the final scores; "" without a guided run. Guidance draws the next epoch's data toward what that policy
+    does, good or bad."""
     a2 = config.algorithm2
     steps = [epoch * a2.steps_per_epoch for epoch in range(1, a2.n_epochs)]
+    guided = [r for r in runs if r["source"] in ("guided", AUTO_SOURCE)]
+    if not guided:
+        return ""
     lines = ["| dataset | agent | source | runs | score of the guiding policies | the agent at those steps on the "
              "dataset | on unguided data | final score |", "|---|---|---|---:|---:|---:|---:|---:|"]
-    for label, mine in _cells([r for r in runs if r["source"] in ("guided", AUTO_SOURCE)], config):
+    for label, mine in _cells(guided, config):
         cell = (mine[0]["dataset"], mine[0]["agent"])
         others = [[r for r in runs if (r["dataset"], r["agent"], r["source"]) == (*cell, source)]
                   for source in ("real", "unguided")]
@@ -250,9 +258,7 @@ def per_model_markdown(results, config):
                      for s in ("real", "unguided", "guided")}
             cells += [f"{final['guided'] - final[other]:+.1f}" if None not in (final["guided"], final[other]) else "—"
                       for other in ("real", "unguided")]
-        in_wall = [r["checks"]["in_wall"] for r in units_of_kind(results, "pool")
-                   if (r["dataset"], r["seed"]) == (model["dataset"], model["seed"])
-                   and "in_wall" in r.get("checks", {})]
+        in_wall = [c["in_wall"] for c in _pool_checks(results, model["dataset"], model["seed"]) if "in_wall" in c]
         lines.append(f"| {model['dataset']} | {model['seed']} | {model['dynamics_mse']:.4f} | "
                      f"{f'{np.mean(in_wall):.3f}' if in_wall else '—'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -263,14 +269,13 @@ def pool_checks_markdown(results, config):
     generations of the error, and in a point maze of the share of transitions that start near a wall (beside the
     dataset's share) and in one, the error there and away from the walls, and the part of the error near them.
     "" if no pooled generation has the measures."""
-    pools = [r for r in units_of_kind(results, "pool") if "checks" in r]
-    if not pools:
+    if not any("checks" in r for r in units_of_kind(results, "pool")):
         return ""
     lines = ["| dataset | seed | generations | one-step dynamics MSE | near a wall (dataset) | in a wall | "
              "MSE near a wall | MSE away | part of the MSE near a wall |", "|---|---:|---:|" + "---:|" * 6]
     for name in config.datasets:
         for seed in config.seeds:
-            checks = [r["checks"] for r in pools if (r["dataset"], r["seed"]) == (name, seed)]
+            checks = _pool_checks(results, name, seed)
             if checks:
                 walls = ["—"] * 5
                 if "near_wall" in checks[0]:
@@ -282,6 +287,12 @@ def pool_checks_markdown(results, config):
                 lines.append(f"| {name} | {seed} | {len(checks)} | "
                              f"{np.mean([c['dynamics_mse'] for c in checks]):.4f} | " + " | ".join(walls) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _pool_checks(results, name, seed):
+    """The checks (`pool_checks`) of the pooled generations of the model of `name` and `seed` that recorded them."""
+    return [r["checks"] for r in units_of_kind(results, "pool") if (r["dataset"], r["seed"]) == (name, seed)
+            and "checks" in r]
 
 
 def _mean_of(checks, key):
@@ -463,6 +474,7 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
     expected = len(config.unit_names())
     checks, remaining = generation_checks_markdown(results, config), remaining_markdown(results, config)
     walls, distances = pool_checks_markdown(results, config), action_distance_markdown(results, config)
+    guiding = guiding_policy_markdown(runs, config)
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
             f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
@@ -491,8 +503,7 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
             + ("\nHow good the policy was when it guided (its latest evaluation when each guided generation was "
                f"made, after {config.algorithm2.steps_per_epoch:,}, {2 * config.algorithm2.steps_per_epoch:,}, … "
                "updates), beside the same agent trained on the dataset and on unguided data at those steps:\n\n"
-               + guiding_policy_markdown(runs, config) if any(r["source"] in ("guided", AUTO_SOURCE) for r in runs)
-               else "")
+               + guiding if guiding else "")
             + ("\nEach model beside what its data did, seed by seed (the model-error factor):\n\n"
                + per_model_markdown(results, config) if models and "guided" in config.sources else "")
             + (f"\nWhere each model's unguided data leaves the real dynamics (its pooled generations, "
