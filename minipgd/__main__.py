@@ -269,7 +269,8 @@ def _table2(args, work, curves_png, table_md):
     curves_png.parent.mkdir(parents=True, exist_ok=True)
     plot_learning_curves(results, config, curves_png)
     text = table2_report(results, config, _preset(args), args.command_line, results_dir.as_posix(),
-                         (time.perf_counter() - started) / 60, reference=_width_reference(args, config, results_dir))
+                         (time.perf_counter() - started) / 60, reference=_width_reference(args, config, results_dir),
+                         compared=_tier1_runs(config, results_dir))
     write_report(table_md, text)
     print(text)
     print(f"wrote {curves_png} and {table_md}")
@@ -299,6 +300,17 @@ def _fig4(args, work, figure_png, table_md):
     write_report(table_md, text)
     print(text)
     print(f"wrote {figure_png} and {table_md}")
+
+
+def _tier1_runs(config, results_dir):
+    """For the model-error ablation's report: tier 1's dataset and unguided runs of its datasets and seeds."""
+    from .experiments.table2 import agent_unit_name
+
+    if config.dynamics != "simulator":
+        return []
+    names = [agent_unit_name(agent, source, name, seed) for name in config.datasets for seed in config.seeds
+             for agent in config.agents for source in ("real", "unguided")]
+    return list(load_results(results_dir.parent / "headline", names).values())
 
 
 def _width_reference(args, config, results_dir):

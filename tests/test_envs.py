@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from minipgd.envs.mujoco import replay_actions, set_state_from_observation, step_from_observation
+from minipgd.envs.mujoco import replay_actions, set_state_from_observation, step_each, step_from_observation
 from minipgd.envs.registry import make_env, mujoco_notices_silenced, parse_dataset_name
 
 MUJOCO_ENV_IDS = ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"]
@@ -76,6 +76,17 @@ def test_step_from_observation_reproduces_rollout(env_id, rng):
         assert terminated == terminals[t]
         checked += 1
     assert checked >= 5  # Walker2d under random actions exceeds the clip on most steps
+
+
+def test_step_each_steps_every_transition_from_its_own_state(rng):
+    env, replay = make_env("HalfCheetah-v5"), make_env("HalfCheetah-v5")
+    obs, actions, rewards, terminals = rollout(env, rng)
+    next_obs, stepped_rewards, terminated = step_each(replay, obs[:-1][::-1], actions[::-1])  # any order
+    np.testing.assert_allclose(next_obs[::-1], obs[1:], rtol=0, atol=ATOL)
+    np.testing.assert_allclose(stepped_rewards[::-1], rewards, rtol=0, atol=ATOL)
+    assert terminated.dtype == bool and terminated.tolist() == list(terminals)[::-1]
+    with pytest.raises(ValueError, match="expected at least one transition"):
+        step_each(replay, obs[:0], actions[:0])
 
 
 def test_open_loop_replay_follows_the_recorded_halfcheetah_episode(rng):

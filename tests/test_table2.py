@@ -15,10 +15,13 @@ from minipgd.envs.mujoco import step_from_observation
 from minipgd.experiments.generation_checks import CHECKED_TRANSITIONS, POOL_CHECKED, generation_checks, pool_checks
 from minipgd.experiments.generation_pool import epoch_slices, load_pool_generation, pool_path, pool_record
 from minipgd.experiments.table2 import PRESETS, Table2Config, model_path, parse_unit, pool_needs, run_table2
+from minipgd.experiments.simulated_dynamics import simulated, simulated_epochs
 from minipgd.experiments.table2_report import (action_distance_markdown, final_noise_markdown,
-                                               guiding_policy_markdown, per_model_markdown,
-                                               pool_checks_markdown, remaining_markdown, sampler_width_markdown,
-                                               significantly_best, table2_markdown, welch_markdown)
+                                               guiding_policy_markdown, model_error_markdown, per_model_markdown,
+                                               pool_checks_markdown, pool_rewards_markdown, remaining_markdown,
+                                               sampler_width_markdown, significantly_best, table2_markdown,
+                                               welch_markdown)
+from minipgd.rl.replay import as_float32
 from minipgd.experiments.units import result_path
 
 
@@ -297,9 +300,13 @@ def test_pool_checks_split_a_mazes_one_step_error_at_the_walls(smoke_sweep):
     root, _ = smoke_sweep
     dataset = load_dataset(root / "work" / "data" / "maze2d-umaze.npz")
     env, real = make_env(dataset.metadata["env_id"]), dataset.arrays()
-    assert pool_checks(env, real, real, seed=0, generation=0) == {  # the dataset keeps clear of the walls
+    exact = pool_checks(env, real, real, seed=0, generation=0)
+    rewarded = exact.pop("rewarded")  # of the draws: near the dataset's share
+    assert exact == {  # the dataset keeps clear of the walls, and its rewards are the evaluation goal's
         "transitions": POOL_CHECKED, "dynamics_mse": 0.0, "near_wall": 0.0, "in_wall": 0.0, "dataset_near_wall": 0.0,
-        "dynamics_mse_near_wall": None, "dynamics_mse_away": 0.0}
+        "dynamics_mse_near_wall": None, "dynamics_mse_away": 0.0, "reward_mse": 0.0,
+        "dataset_rewarded": np.mean(real["rewards"] > 0.5), "reward_mismatch": 0.0}
+    assert 0 < rewarded == pytest.approx(exact["dataset_rewarded"], abs=0.03)
     centre = env.unwrapped.maze.cell_rowcol_to_xy(np.array([1, 1]))  # a wall 0.5 to its left
     still = np.array([[centre[0], centre[1], 0.0, 0.0], [centre[0] - 0.38, centre[1], 0.0, 0.0]])  # gap 0.4, 0.02
     inside = {"observations": still - [[0, 0, 0, 0], [0.05, 0, 0, 0]]}  # the second 0.03 into the wall
@@ -311,6 +318,80 @@ def test_pool_checks_split_a_mazes_one_step_error_at_the_walls(smoke_sweep):
     assert pool_checks(env, pair, real, seed=0, generation=1) != checks  # each generation its own draws
     assert checks["in_wall"] == 0 and pool_checks(env, {**pair, **inside}, real, 0, 0)["in_wall"] == checks[
         "near_wall"]  # the same draws: the near ones are now in the wall
+    # both balls sit within the success radius of the evaluation goal, cell (1, 1): reward 1, recorded as 0
+    assert (checks["rewarded"], checks["reward_mismatch"], checks["reward_mse"]) == (0, 1, 1)
+    rewarded = pool_checks(env, {**pair, "rewards": np.ones(2)}, real, 0, 0)
+    assert (rewarded["rewarded"], rewarded["reward_mismatch"], rewarded["reward_mse"]) == (1, 0, 0)
+
+
+def test_simulated_transitions_carry_the_simulators_dynamics_and_drop_balls_inside_walls(smoke_sweep):
+    root, _ = smoke_sweep
+    dataset = load_dataset(root / "work" / "data" / "maze2d-umaze.npz")
+    env, real = make_env(dataset.metadata["env_id"]), as_float32(dataset.arrays())
+    same, dropped = simulated(env, real)  # the dataset: the simulator made it, with these rewards
+    assert dropped == 0 and {name: values.dtype for name, values in same.items()} == {
+        name: values.dtype for name, values in real.items()}
+    for name, values in real.items():
+        np.testing.assert_allclose(same[name], values, rtol=0, atol=1e-6)
+    wrong = {**real, "next_observations": real["next_observations"] + 1, "rewards": 1 - real["rewards"]}
+    inside = real["observations"][:3] * [0, 0, 1, 1] + [*env.unwrapped.maze.cell_rowcol_to_xy(np.array([0, 0])), 0, 0]
+    wrong["observations"] = np.concatenate([inside, real["observations"][3:]]).astype(np.float32)  # in a wall cell
+    fixed, dropped = simulated(env, wrong)
+    assert dropped == 3
+    for name, values in real.items():
+        np.testing.assert_allclose(fixed[name], values[3:], rtol=0, atol=1e-6)
+    epochs, record = simulated_epochs(env, [wrong, real])
+    assert record["transitions"] == [len(real["rewards"])] * 2 and record["dropped_in_wall"] == [3, 0]
+    np.testing.assert_allclose(epochs[1]["next_observations"], real["next_observations"], rtol=0, atol=1e-6)
+
+
+def test_the_model_error_ablation_runs_unguided_data_on_the_simulators_dynamics(smoke_sweep):
+    root, _ = smoke_sweep
+    config = replace(Table2Config.smoke(), sources=("unguided",), model_units=False, dynamics="simulator")
+    unit = "td3bc-unguided-maze2d-umaze-seed0"
+    result = run_table2(root / "work", root / "res" / "table2" / "model-error", config, only=[unit], log=print)[unit]
+    tier = json.loads(open(result_path(root / "res" / "table2" / "smoke", unit)).read())
+    assert result["dynamics"] == "simulator" and tier["dynamics"] == "model"
+    assert result["pooled_generations"] == tier["pooled_generations"]  # the same pooled generations
+    pools = [json.loads(open(result_path(root / "res" / "table2" / "smoke", f"pool-g{g}-maze2d-umaze-seed0")).read())
+             for g in (0, 1)]
+    assert result["simulation"]["transitions"] == [pool["transitions"] for pool in pools]
+    assert len(result["simulation"]["dropped_in_wall"]) == 2 and result["simulation"]["seconds"] > 0
+    # the data is the simulator's: its one-step dynamics error is 0 where the model's was not
+    assert all(g["inspected"]["dynamics_mse"] < 1e-10 for g in result["generations"])
+    assert all(g["inspected"]["dynamics_mse"] > 0 for g in tier["generations"])
+    assert PRESETS["model-error"].unit_names() == [u for u in PRESETS["headline"].unit_names() if "-unguided-" in u]
+    with pytest.raises(ValueError, match="dynamics must be one of .* with the unguided source alone"):
+        replace(config, sources=("unguided", "guided"))
+    with pytest.raises(ValueError, match="dynamics must be one of"):
+        replace(config, dynamics="world model")
+
+
+def test_the_model_error_table_sets_the_simulators_dynamics_beside_the_models():
+    config = replace(PRESETS["model-error"], datasets=("maze2d-medium",), agents=("iql",), seeds=(0, 1))
+    simulation = {"transitions": [100, 100], "dropped_in_wall": [10, 30], "seconds": 1.0}
+    runs = [{"dataset": "maze2d-medium", "agent": "iql", "source": "unguided", "seed": seed, "final_score": score,
+             "simulation": simulation} for seed, score in ((0, 20.0), (1, 30.0))]
+    tier = [{"dataset": "maze2d-medium", "agent": "iql", "source": source, "seed": seed, "final_score": score}
+            for source, scores in (("real", (22.0, 26.0)), ("unguided", (10.0, 12.0))) for seed, score in
+            enumerate(scores)]
+    rows = model_error_markdown(runs, tier, config).splitlines()[2:]
+    assert rows == [f"| maze2d-medium | IQL | 24.0 ± 2.0 | 11.0 ± 1.0 | 25.0 ± 5.0 | "
+                    f"+14.0 (p = {welch_p_value([20, 30], [10, 12]):.3g}) | "
+                    f"+1.0 (p = {welch_p_value([20, 30], [22, 26]):.3g}) | 0.200 |"]
+    assert model_error_markdown([], tier, config).splitlines()[2:] == []
+
+
+def test_the_reward_table_averages_a_models_generations():
+    config = replace(Table2Config.smoke(), seeds=(0, 1))
+    checks = [{"reward_mse": mse, "rewarded": share, "dataset_rewarded": 0.08, "reward_mismatch": wrong}
+              for mse, share, wrong in ((0.01, 0.06, 0.01), (0.03, 0.08, 0.02))]
+    pools = {f"pool-g{g}": {"kind": "pool", "dataset": "maze2d-umaze", "seed": 1, "checks": c}
+             for g, c in enumerate(checks)}
+    pools["pool-old"] = {"kind": "pool", "dataset": "maze2d-umaze", "seed": 0, "checks": {"dynamics_mse": 0.1}}
+    assert pool_rewards_markdown(pools, config).splitlines()[2:] == [
+        "| maze2d-umaze | 1 | 2 | 0.0200 | 0.070 (0.080) | 0.015 |"]
+    assert pool_rewards_markdown({"pool-old": pools["pool-old"]}, config) == ""
 
 
 def test_the_pool_checks_table_averages_a_models_generations():

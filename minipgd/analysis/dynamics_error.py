@@ -12,7 +12,7 @@ errors are 0.
 """
 import numpy as np
 
-from ..envs.mujoco import replay_actions, step_from_observation
+from ..envs.mujoco import replay_actions, step_each, step_from_observation
 
 
 def dynamics_error(env, raw, layout):
@@ -27,7 +27,7 @@ def dynamics_error(env, raw, layout):
 def one_step_error(env, observations, actions, next_observations):
     """Per-transition squared state error (n,), mean over state dimensions, of transitions (s, a, s') against
     the simulator put in s and stepped once with a (the first step of the replay above, from every state)."""
-    simulated = np.stack([step_from_observation(env, s, a)[0] for s, a in zip(observations, actions)])
+    simulated = step_each(env, observations, actions)[0]
     return np.mean((np.asarray(next_observations, dtype=np.float64) - simulated) ** 2, axis=-1)
 
 

@@ -43,6 +43,16 @@ def step_from_observation(env, obs, action):
     return _step(env, action)
 
 
+def step_each(env, observations, actions):
+    """`step_from_observation` from every state (n, obs) with its action (n, act): (next_obs (n, obs), rewards
+    (n,), terminated (n,) bool), each transition on its own."""
+    steps = [step_from_observation(env, s, a) for s, a in zip(observations, actions)]
+    if not steps:
+        raise ValueError("expected at least one transition to step")
+    next_obs, rewards, terminated = zip(*steps)
+    return np.stack(next_obs), np.array(rewards), np.array(terminated)
+
+
 def replay_actions(env, first_obs, actions):
     """Open-loop replay (Sec. 5.3): set the state from `first_obs`, apply `actions` (k, act) in turn.
 

@@ -31,13 +31,21 @@ walls, so a synthetic transition that starts near one (`envs/maze_walls.py`) is
 in dynamics the model never saw: `near_wall` is their share (`dataset_near_wall`
 the dataset's), `in_wall` the share whose ball touches or overlaps a wall (a
 state the simulator does not reach), `dynamics_mse_near_wall` and
-`dynamics_mse_away` the error of each part.
+`dynamics_mse_away` the error of each part. Its rewards are checked too:
+`reward_mse` against the reward the dataset would give the transition's action
+from its state (`simulated_dynamics.dataset_rewards`: in a maze, the sparse
+reward at the evaluation goal of the simulator's next state), and in a maze
+`rewarded` (the share with reward 1, `dataset_rewarded` the dataset's) and
+`reward_mismatch` (the share whose reward is 1 where it should be 0 or the
+other way round).
 """
 import numpy as np
 
 from ..analysis.dynamics_error import one_step_error
 from ..envs.maze_walls import NEAR_WALL, near_wall, wall_gap
+from ..envs.mujoco import step_each
 from ..envs.registry import is_point_maze
+from .simulated_dynamics import dataset_rewards
 
 CHECKED_TRANSITIONS = 1_024  # per generation, and as many dataset transitions
 POOL_CHECKED = 4_096  # per pooled generation: its error is heavy-tailed in a maze (at the walls), so more
@@ -69,15 +77,21 @@ def pool_checks(env, transitions, real, seed, generation):
     near the walls and away."""
     rng = np.random.default_rng([CHECK_STREAM, seed, generation, POOL_CHECK])
     synthetic = _draw(transitions, rng, POOL_CHECKED)
-    error = _one_step_error(env, synthetic)
-    checks = {"transitions": POOL_CHECKED, "dynamics_mse": float(error.mean())}
+    next_obs, rewards, _ = step_each(env, synthetic["observations"], synthetic["actions"])
+    error = np.mean((synthetic["next_observations"] - next_obs) ** 2, axis=-1)
+    rewards = dataset_rewards(env, next_obs, rewards)
+    checks = {"transitions": POOL_CHECKED, "dynamics_mse": float(error.mean()),
+              "reward_mse": float(np.mean((synthetic["rewards"] - rewards) ** 2))}
     if is_point_maze(env.spec.id):
         gap = wall_gap(env, synthetic["observations"][:, :2])
         near = gap < NEAR_WALL
         checks.update(near_wall=float(near.mean()), in_wall=float(np.mean(gap == 0)),
                       dataset_near_wall=float(near_wall(env, real["observations"]).mean()),
                       dynamics_mse_near_wall=_mean_or_none(error[near]),
-                      dynamics_mse_away=_mean_or_none(error[~near]))
+                      dynamics_mse_away=_mean_or_none(error[~near]),
+                      rewarded=float(np.mean(synthetic["rewards"] > 0.5)),
+                      dataset_rewarded=float(np.mean(real["rewards"] > 0.5)),
+                      reward_mismatch=float(np.mean((synthetic["rewards"] > 0.5) != (rewards > 0.5))))
     return checks
 
 
@@ -92,7 +106,7 @@ def _mean_or_none(values):
 def _draw(transitions, rng, n):
     rows = rng.integers(0, len(transitions["rewards"]), n)
     return {name: np.asarray(transitions[name][rows], dtype=np.float64)
-            for name in ("observations", "actions", "next_observations")}
+            for name in ("observations", "actions", "rewards", "next_observations")}
 
 
 def _mean_action_distance(policy, transitions):

@@ -36,7 +36,8 @@ Presets (`PRESETS`): "miniature" (the sizes of results/table2.md), "paper-scale"
 (Sec. 5.2's data scale: 2^14 trajectories per generation, five datasets; the
 full-size reference), "headline" (tier 1: maze2d-umaze and maze2d-medium, where
 the paper's effect is largest), "mujoco" (tier 2: hopper-medium-replay and
-halfcheetah-random) and "smoke". `Table2Config.fig4()` is Fig. 4's sweep
+halfcheetah-random), "model-error" (tier 1's unguided runs on the simulator's
+dynamics, `simulated_dynamics.py`) and "smoke". `Table2Config.fig4()` is Fig. 4's sweep
 (`fig4.py`).
 """
 import json
@@ -58,9 +59,11 @@ from .generation_checks import generation_checks, pool_checks
 from .generation_pool import (epoch_slices, load_pool_generation, make_pool_generation, pool_path, pool_record,
                               pool_settings, pool_transitions)
 from .offline_run import ALGORITHMS, run_offline_agent
+from .simulated_dynamics import simulated_epochs
 from .units import load_results, pending_units, result_path, run_units, write_result
 
 DATASETS = ("maze2d-umaze", "maze2d-medium", "halfcheetah-medium-replay", "halfcheetah-medium")
+DYNAMICS = ("model", "simulator")  # whose next states and rewards the synthetic transitions carry
 TABLE_SOURCES = SOURCES + (AUTO,)  # "auto": guided, with λ chosen at every generation (Sec. 5.3's future work)
 FIDELITY_TRAJECTORIES = 256  # unguided samples a model unit scores per sample seed
 FIDELITY_SAMPLER_STEPS = (32, 64, 128, 256)  # ... with each of these numbers of Heun steps (Table 4: 256)
@@ -87,6 +90,7 @@ class Table2Config:
     fidelity_sample_seeds: tuple = (0, 1, 2)  # a model unit scores FIDELITY_TRAJECTORIES unguided samples of each
     pooled_trajectories: int | None = None  # per pooled generation; None: a generation's size (`pool_size`)
     model_units: bool = True  # False: its models and pooled generations are another sweep's units (Fig. 4's)
+    dynamics: str = "model"  # "simulator": the pooled data with the simulator's next states and rewards (ablation)
     algorithm2: Algorithm2Config = Algorithm2Config(
         guidance_scale=1.0, n_epochs=4, steps_per_epoch=2_500, n_trajectories=512, sampler_steps=64,
         eval_every=2_500, eval_episodes=10)  # every run's settings but its source (the paper: Algorithm2Config.paper())
@@ -132,6 +136,13 @@ class Table2Config:
             full.algorithm2, sampler_steps=TIER_SAMPLER_STEPS, n_trajectories=TIER_TRAJECTORIES))
 
     @classmethod
+    def model_error(cls):
+        """The model-error ablation: tier 1's unguided runs again, on the same pooled generations with the
+        simulator's next states and rewards in place of the model's (`simulated_dynamics.py`); compared with
+        tier 1's own unguided and dataset runs, it says what the model's errors cost the agents."""
+        return replace(cls.headline(), sources=("unguided",), model_units=False, dynamics="simulator")
+
+    @classmethod
     def fig4(cls):
         """Fig. 4's continuous generation beside the tiers' periodic runs: 100 epochs of 1,000 updates (the same
         100,000), 328 trajectories per generation (32,800 in all against periodic's 4 x 2^13 = 32,768), each kept
@@ -147,6 +158,9 @@ class Table2Config:
     def __post_init__(self):
         if not set(self.agents) <= set(ALGORITHMS) or not set(self.sources) <= set(TABLE_SOURCES):
             raise ValueError(f"agents must come from {ALGORITHMS} and sources from {TABLE_SOURCES}")
+        if self.dynamics not in DYNAMICS or (self.dynamics != "model" and set(self.sources) != {"unguided"}):
+            raise ValueError(f"dynamics must be one of {DYNAMICS} (\"simulator\" with the unguided source alone, "
+                             f"whose data is pooled), got {self.dynamics!r} with sources {self.sources}")
         if not self.datasets or not self.seeds:
             raise ValueError("need at least one dataset and one seed")
         if not isinstance(self.algorithm2, Algorithm2Config):
@@ -201,7 +215,7 @@ class Table2Config:
 
 
 PRESETS = {"miniature": Table2Config(), "paper-scale": Table2Config.paper_scale(), "headline": Table2Config.headline(),
-           "mujoco": Table2Config.mujoco(), "smoke": Table2Config.smoke()}
+           "mujoco": Table2Config.mujoco(), "model-error": Table2Config.model_error(), "smoke": Table2Config.smoke()}
 
 
 def model_unit_name(name, seed):
@@ -313,11 +327,14 @@ def agent_result(work, results_dir, config, unit, agent, source, name, seed):
     dataset = load_dataset(dataset_path(work, name))
     model = cached_model(work, config, dataset, name, seed) if source != "real" else None
     pool, pooled = read_pool(work, config, model, name, seed, source) if model is not None else ([], [])
+    env, simulation = make_env(dataset.metadata["env_id"]), None
+    if config.dynamics == "simulator":
+        pool, simulation = simulated_epochs(env, pool)
     state = run_state_path(work, results_dir, unit)
     os.makedirs(os.path.dirname(state), exist_ok=True)
     timings, generations = {}, []
     algorithm2 = config.agent_config(source)
-    checks = None if model is None else generation_checks(make_env(dataset.metadata["env_id"]), dataset.arrays(), seed)
+    checks = None if model is None else generation_checks(env, dataset.arrays(), seed)
     _, history = run_offline_agent(dataset, agent, algorithm2, seed, model, checkpoint=state, log=unit_log(unit),
                                    timings=timings, generations=generations, pool=pool or None,
                                    provenance={"pool": [p["fingerprint"] for p in pooled]}, inspect=checks)
@@ -330,7 +347,8 @@ def agent_result(work, results_dir, config, unit, agent, source, name, seed):
               "guidance_scales": [g["lambda"] for g in generations  # λ of each guided generation
                                   if g["epoch"] > 0 and source in ("guided", AUTO)],
               "data": _dataset_provenance(dataset), "algorithm2": asdict(algorithm2),
-              "model": None if model is None else _model_settings(config)}
+              "model": None if model is None else _model_settings(config), "dynamics": config.dynamics,
+              "simulation": simulation}  # under the simulator's dynamics: what was dropped, what it took
     return result, state
 
 

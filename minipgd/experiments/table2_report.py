@@ -289,15 +289,59 @@ def pool_checks_markdown(results, config):
     return "\n".join(lines) + "\n"
 
 
+def pool_rewards_markdown(results, config):
+    """How right each model's unguided rewards are (`pool_checks`): the mean over its pooled generations of the
+    squared error against the reward the dataset gives the transition, and in a point maze the share of
+    transitions with reward 1 (beside the dataset's share) and the share whose sparse reward is the wrong one.
+    "" if no pooled generation has the measures."""
+    rows = [(name, seed, checks) for name in config.datasets for seed in config.seeds
+            if (checks := [c for c in _pool_checks(results, name, seed) if "reward_mse" in c])]
+    if not rows:
+        return ""
+    lines = ["| dataset | seed | generations | reward MSE | reward 1 (dataset) | the wrong reward |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, seed, checks in rows:
+        maze = ["—"] * 2
+        if "rewarded" in checks[0]:
+            maze = [f"{_mean_of(checks, 'rewarded', 3)} ({_mean_of(checks, 'dataset_rewarded', 3)})",
+                    _mean_of(checks, "reward_mismatch", 3)]
+        lines.append(f"| {name} | {seed} | {len(checks)} | {_mean_of(checks, 'reward_mse')} | " + " | ".join(maze)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def model_error_markdown(runs, compared, config):
+    """The model-error ablation against tier 1: per dataset and agent, the dataset runs and the unguided runs on
+    the model's own transitions (`compared`, tier 1's units) beside the unguided runs on the same pooled
+    generations with the simulator's dynamics (`runs`), the differences with Welch's p-values, and the share of
+    transitions dropped because their ball starts inside a wall."""
+    mine, theirs = _scores(runs), _scores(compared)
+    lines = ["| dataset | agent | dataset | unguided, the model's dynamics | unguided, the simulator's | simulator's − "
+             "model's (p) | simulator's − dataset (p) | dropped in a wall |", "|---|---|" + "---:|" * 6]
+    for name in config.datasets:
+        for agent in config.agents:
+            simulated = mine.get((name, agent, "unguided"), {})
+            if not simulated:
+                continue
+            real, model = (list(theirs.get((name, agent, s), {}).values()) for s in ("real", "unguided"))
+            dropped = [sum(r["simulation"]["dropped_in_wall"]) / sum(r["simulation"]["transitions"]) for r in runs
+                       if (r["dataset"], r["agent"]) == (name, agent)]
+            cells = [format_mean_se(v) if v else "—" for v in (real, model, list(simulated.values()))]
+            lines.append(f"| {name} | {AGENT_NAMES[agent]} | " + " | ".join(cells) + " | "
+                         f"{difference_and_p(list(simulated.values()), model)} | "
+                         f"{difference_and_p(list(simulated.values()), real)} | {np.mean(dropped):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _pool_checks(results, name, seed):
     """The checks (`pool_checks`) of the pooled generations of the model of `name` and `seed` that recorded them."""
     return [r["checks"] for r in units_of_kind(results, "pool") if (r["dataset"], r["seed"]) == (name, seed)
             and "checks" in r]
 
 
-def _mean_of(checks, key):
+def _mean_of(checks, key, digits=4):
     values = [c[key] for c in checks if c[key] is not None]  # None: no transition on that side
-    return f"{np.mean(values):.4f}" if values else "—"
+    return f"{np.mean(values):.{digits}f}" if values else "—"
 
 
 def _part_near_walls(checks):
@@ -466,15 +510,17 @@ def plot_learning_curves(results, config, path):
     fig.savefig(path, dpi=120)
 
 
-def table2_report(results, config, preset, command, results_dir, minutes, reference=()):
+def table2_report(results, config, preset, command, results_dir, minutes, reference=(), compared=()):
     """The whole markdown report of a preset from its unit results ({unit: result}); `reference`: the F = 128
-    model units its sampler steps and width were measured against (the paper-scale preset's)."""
+    model units its sampler steps and width were measured against (the paper-scale preset's); `compared`: for
+    the model-error ablation, tier 1's dataset and unguided runs."""
     runs, models = units_of_kind(results, "agent"), units_of_kind(results, "model")
     compute = sum(unit_compute_seconds(r) for r in results.values()) / 3600
     expected = len(config.unit_names())
     checks, remaining = generation_checks_markdown(results, config), remaining_markdown(results, config)
     walls, distances = pool_checks_markdown(results, config), action_distance_markdown(results, config)
-    guiding = guiding_policy_markdown(runs, config)
+    guiding, rewards = guiding_policy_markdown(runs, config), pool_rewards_markdown(results, config)
+    guided = {"guided", AUTO_SOURCE} & set(config.sources)
     return (f"# Table 2, preset \"{preset}\"\n\nProduced by `{command}` from the {len(results)} of {expected} unit "
             f"results in `{results_dir}/` (this invocation: {minutes:.1f} min of wall-clock time); the units took "
             f"{compute:.1f} hours of compute in all, as each recorded it (models: their training's CPU time; pooled "
@@ -492,8 +538,13 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
                "the draws, not the agents' randomness.\n" if config.pools() else "")
             + "\nThe paper's Table 2 for the same datasets:\n\n"
             + paper_table2_markdown(config.datasets)
-            + "\nGuided against real and unguided data: difference of the mean final scores and Welch's p-value "
-              "(— : fewer than two seeds on a side):\n\n" + welch_markdown(runs, config)
+            + ("\nWhat the model's errors cost (the unguided runs of tier 1 again, on the same pooled generations "
+               "and agent seeds, with the simulator's next states and rewards in place of the model's and the "
+               "transitions whose ball starts inside a wall dropped): difference of the mean final scores and "
+               "Welch's p-value (— : fewer than two seeds on a side):\n\n" + model_error_markdown(runs, compared, config)
+               if config.dynamics == "simulator" else "")
+            + ("\nGuided against real and unguided data: difference of the mean final scores and Welch's p-value "
+               "(— : fewer than two seeds on a side):\n\n" + welch_markdown(runs, config) if guided else "")
             + f"\nHow much a final score says, and whether the runs were still learning (the last "
               f"{LAST_EVALUATIONS} evaluations of each run, {config.algorithm2.eval_episodes} episodes each, and "
               f"the rise of their mean over the {LAST_EVALUATIONS} before; the updates factor):\n\n"
@@ -511,6 +562,9 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
                f"with its action; in a maze, the transitions that start within {NEAR_WALL} of a wall, one step at "
                "top speed, and those whose ball overlaps one; the dataset never goes there):\n\n" + walls
                if walls else "")
+            + (f"\nHow right each model's unguided rewards are (the same {POOL_CHECKED:,} transitions of each pooled "
+               "generation, against the reward the dataset gives the action from the state: in a maze the sparse "
+               "reward at the evaluation goal of the simulator's next state):\n\n" + rewards if rewards else "")
             + ("\nSampler steps and width: unguided dynamics MSE (steps 1–15, 256 trajectories per sample seed) of "
                "each model, and "
                "relative to the F = 128 model of the same dataset and seed at 256 sampler steps (the rule: the "
