@@ -28,6 +28,7 @@ from .envs.dataset import load_dataset, origin, save_dataset, summary
 from .envs.registry import DATASETS
 from .experiments.offline_run import ALGORITHMS, run_offline_agent
 from .experiments.report import write_report
+from .experiments.table2 import PRESETS as TABLE2_PRESETS
 from .experiments.units import load_results
 from .nn import UNetConfig
 from .nn.checkpoint import check_output, check_writable, load_checkpoint
@@ -174,8 +175,7 @@ def _resume_hint(checkpoint, total, every, command):
 def _unit_config(args):
     """The configuration of an experiment made of units: its smoke size with --smoke (table2: its --preset)."""
     if args.name == "table2":
-        from .experiments.table2 import PRESETS
-        return PRESETS[_preset(args)]
+        return TABLE2_PRESETS[_preset(args)]
     if args.name == "fig4":
         from .experiments.fig4 import fig4_config
         return fig4_config(args.smoke)
@@ -316,11 +316,11 @@ def _tier1_runs(config, results_dir):
 def _width_reference(args, config, results_dir):
     """For the tiers' reports: the paper-scale preset's F = 128 model units of the same datasets, and the narrower
     models measured when choosing the width (RESULTS/table2/width-candidates/), as the sampler-steps table needs."""
-    from .experiments.table2 import PRESETS, model_unit_name
+    from .experiments.table2 import model_unit_name
 
     if _preset(args) not in ("headline", "mujoco"):
         return []
-    names = [model_unit_name(*m) for m in PRESETS["paper-scale"].models() if m[0] in config.datasets]
+    names = [model_unit_name(*m) for m in TABLE2_PRESETS["paper-scale"].models() if m[0] in config.datasets]
     found = list(load_results(results_dir.parent / "paper-scale", names).values())
     candidates = results_dir.parent / "width-candidates"
     names = sorted(path.stem for path in candidates.glob("*.json")) if candidates.is_dir() else []
@@ -521,7 +521,7 @@ def build_parser():
     experiment.add_argument("--smoke", action="store_true", help="a smoke run of the whole pipeline in seconds")
     experiment.add_argument("--jobs", type=_int_at_least(1), default=1, help="units run at once")
     experiment.add_argument("--preset", default=TABLE2_DEFAULT_PRESET,
-                            choices=["miniature", "paper-scale", "headline", "mujoco"],
+                            choices=[name for name in TABLE2_PRESETS if name != "smoke"],  # smoke: --smoke
                             help="table2: the sweep's sizes (results in RESULTS/table2/PRESET/)")
     experiment.add_argument("--unit", action="append",
                             help="run only this unit (repeatable; default: every unit without a result file in "

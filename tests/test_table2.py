@@ -147,6 +147,15 @@ def test_table_has_block_totals_over_per_seed_means():
     assert "| *Maze2d total* | 6.5 ± 0.5 | 7.5 ± 0.5 | 8.5 ± 0.5 |" in table
 
 
+def test_every_preset_but_the_smoke_is_a_choice_of_the_command_line(capsys):
+    for preset in set(PRESETS) - {"smoke"}:
+        main(["experiment", "table2", "--preset", preset, "--list-units"])
+        assert capsys.readouterr().out.split() == PRESETS[preset].unit_names()
+    with pytest.raises(SystemExit):
+        main(["experiment", "table2", "--preset", "smoke", "--list-units"])  # that one is --smoke
+    assert "invalid choice: 'smoke'" in capsys.readouterr().err
+
+
 def test_preset_is_refused_for_other_experiments(capsys):
     with pytest.raises(SystemExit, match="--preset is an option of `experiment table2`"):
         main(["experiment", "section53", "--preset", "paper-scale", "--list-units"])
