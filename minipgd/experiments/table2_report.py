@@ -549,8 +549,8 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
               f"{LAST_EVALUATIONS} evaluations of each run, {config.algorithm2.eval_episodes} episodes each, and "
               f"the rise of their mean over the {LAST_EVALUATIONS} before; the updates factor):\n\n"
             + final_noise_markdown(runs, config)
-            + "\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
-              "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config)
+            + ("\nHow faithful the synthetic data is (the model units; real trajectories have 0 by construction, "
+               "Sec. 5.3's metric):\n\n" + fidelity_markdown(results, config) if models else "")
             + ("\nHow good the policy was when it guided (its latest evaluation when each guided generation was "
                f"made, after {config.algorithm2.steps_per_epoch:,}, {2 * config.algorithm2.steps_per_epoch:,}, … "
                "updates), beside the same agent trained on the dataset and on unguided data at those steps:\n\n"
