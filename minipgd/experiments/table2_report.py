@@ -312,9 +312,9 @@ def pool_rewards_markdown(results, config):
 
 def model_error_markdown(runs, compared, config):
     """The model-error ablation against tier 1: per dataset and agent, the dataset runs and the unguided runs on
-    the model's own transitions (`compared`, tier 1's units) beside the unguided runs on the same pooled
-    generations with the simulator's dynamics (`runs`), the differences with Welch's p-values, and the share of
-    transitions dropped because their ball starts inside a wall."""
+    the model's own transitions (`compared`, tier 1's units, of the seeds the ablation has run) beside the
+    unguided runs on the same pooled generations with the simulator's dynamics (`runs`), the differences with
+    Welch's p-values, and the share of transitions dropped because their ball starts inside a wall."""
     mine, theirs = _scores(runs), _scores(compared)
     lines = ["| dataset | agent | dataset | unguided, the model's dynamics | unguided, the simulator's | simulator's − "
              "model's (p) | simulator's − dataset (p) | dropped in a wall |", "|---|---|" + "---:|" * 6]
@@ -323,7 +323,8 @@ def model_error_markdown(runs, compared, config):
             simulated = mine.get((name, agent, "unguided"), {})
             if not simulated:
                 continue
-            real, model = (list(theirs.get((name, agent, s), {}).values()) for s in ("real", "unguided"))
+            real, model = ([score for seed, score in theirs.get((name, agent, s), {}).items() if seed in simulated]
+                           for s in ("real", "unguided"))  # the ablation's seeds: the same pools and agent seeds
             dropped = [sum(r["simulation"]["dropped_in_wall"]) / sum(r["simulation"]["transitions"]) for r in runs
                        if (r["dataset"], r["agent"]) == (name, agent)]
             cells = [format_mean_se(v) if v else "—" for v in (real, model, list(simulated.values()))]
@@ -540,7 +541,8 @@ def table2_report(results, config, preset, command, results_dir, minutes, refere
             + paper_table2_markdown(config.datasets)
             + ("\nWhat the model's errors cost (the unguided runs of tier 1 again, on the same pooled generations "
                "and agent seeds, with the simulator's next states and rewards in place of the model's and the "
-               "transitions whose ball starts inside a wall dropped): difference of the mean final scores and "
+               "transitions whose ball starts inside a wall dropped; tier 1's columns hold the seeds the ablation has run): "
+               "difference of the mean final scores and "
                "Welch's p-value (— : fewer than two seeds on a side):\n\n" + model_error_markdown(runs, compared, config)
                if config.dynamics == "simulator" else "")
             + ("\nGuided against real and unguided data: difference of the mean final scores and Welch's p-value "
