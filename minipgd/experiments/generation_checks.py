@@ -33,7 +33,7 @@ the dataset's), `in_wall` the share whose ball touches or overlaps a wall (a
 state the simulator does not reach), `dynamics_mse_near_wall` and
 `dynamics_mse_away` the error of each part. Its rewards are checked too:
 `reward_mse` against the reward the dataset would give the transition's action
-from its state (`simulated_dynamics.dataset_rewards`: in a maze, the sparse
+from its state (`simulated_dynamics.dataset_step`: in a maze, the sparse
 reward at the evaluation goal of the simulator's next state), and in a maze
 `rewarded` (the share with reward 1, `dataset_rewarded` the dataset's) and
 `reward_mismatch` (the share whose reward is 1 where it should be 0 or the
@@ -43,9 +43,8 @@ import numpy as np
 
 from ..analysis.dynamics_error import one_step_error
 from ..envs.maze_walls import NEAR_WALL, near_wall, wall_gap
-from ..envs.mujoco import step_each
 from ..envs.registry import is_point_maze
-from .simulated_dynamics import dataset_rewards
+from .simulated_dynamics import dataset_step
 
 CHECKED_TRANSITIONS = 1_024  # per generation, and as many dataset transitions
 POOL_CHECKED = 4_096  # per pooled generation: its error is heavy-tailed in a maze (at the walls), so more
@@ -77,9 +76,8 @@ def pool_checks(env, transitions, real, seed, generation):
     near the walls and away."""
     rng = np.random.default_rng([CHECK_STREAM, seed, generation, POOL_CHECK])
     synthetic = _draw(transitions, rng, POOL_CHECKED)
-    next_obs, rewards, _ = step_each(env, synthetic["observations"], synthetic["actions"])
+    next_obs, rewards, _ = dataset_step(env, synthetic["observations"], synthetic["actions"])
     error = np.mean((synthetic["next_observations"] - next_obs) ** 2, axis=-1)
-    rewards = dataset_rewards(env, next_obs, rewards)
     checks = {"transitions": POOL_CHECKED, "dynamics_mse": float(error.mean()),
               "reward_mse": float(np.mean((synthetic["rewards"] - rewards) ** 2))}
     if is_point_maze(env.spec.id):

@@ -6,7 +6,7 @@ rewards follow the environment (what the diffusion model gets wrong; on
 maze2d-medium, mostly the ball passing through walls). `simulated` keeps the
 first and removes the second: each transition's next state, reward and
 termination become the simulator's after its action from its state, the reward
-as the dataset defines it (`dataset_rewards`), and a transition whose ball
+as the dataset defines it (`dataset_step`), and a transition whose ball
 starts inside a maze wall, a state the simulator never reaches, is dropped. An
 agent trained on the simulated transitions beside one trained on the model's
 own (the same pooled generations, the same agent seed) measures what the
@@ -22,13 +22,15 @@ from ..envs.registry import evaluation_reset_options, is_point_maze
 from ..recipes.maze_controller import relabel_to_evaluation_goal
 
 
-def dataset_rewards(env, next_observations, simulator_rewards):
-    """The rewards as the dataset defines them: in a point maze D4RL's sparse reward at the fixed evaluation goal
-    for reaching `next_observations` (the maze2d datasets are relabelled so); elsewhere the simulator's."""
+def dataset_step(env, observations, actions):
+    """The simulator stepped once from every state with its action (`step_each`) -> (next states, rewards as the
+    dataset defines them, terminated): in a point maze D4RL's sparse reward at the fixed evaluation goal for
+    reaching the next state (the maze2d datasets are relabelled so), elsewhere the simulator's."""
+    next_obs, rewards, terminated = step_each(env, observations, actions)
     options = evaluation_reset_options(env.spec.id)
-    if options is None:
-        return np.asarray(simulator_rewards, dtype=np.float64)
-    return relabel_to_evaluation_goal(env, np.asarray(next_observations), options["goal_cell"])
+    if options is not None:
+        rewards = relabel_to_evaluation_goal(env, next_obs, options["goal_cell"])
+    return next_obs, rewards, terminated
 
 
 def simulated(env, transitions):
@@ -38,9 +40,8 @@ def simulated(env, transitions):
     if is_point_maze(env.spec.id):
         keep = wall_gap(env, transitions["observations"][:, :2]) > 0
     kept = {name: values[keep] for name, values in transitions.items()}
-    next_obs, rewards, terminated = step_each(env, kept["observations"], kept["actions"])
-    for name, values in (("next_observations", next_obs), ("rewards", dataset_rewards(env, next_obs, rewards)),
-                         ("terminations", terminated)):
+    next_obs, rewards, terminated = dataset_step(env, kept["observations"], kept["actions"])
+    for name, values in (("next_observations", next_obs), ("rewards", rewards), ("terminations", terminated)):
         kept[name] = values.astype(transitions[name].dtype)
     return kept, int(np.sum(~keep))
 

@@ -327,7 +327,8 @@ def agent_result(work, results_dir, config, unit, agent, source, name, seed):
     dataset = load_dataset(dataset_path(work, name))
     model = cached_model(work, config, dataset, name, seed) if source != "real" else None
     pool, pooled = read_pool(work, config, model, name, seed, source) if model is not None else ([], [])
-    env, simulation = make_env(dataset.metadata["env_id"]), None
+    env = None if model is None else make_env(dataset.metadata["env_id"])  # for synthetic data's checks
+    simulation = None
     if config.dynamics == "simulator":
         pool, simulation = simulated_epochs(env, pool)
     state = run_state_path(work, results_dir, unit)

@@ -320,17 +320,18 @@ def model_error_markdown(runs, compared, config):
              "model's (p) | simulator's − dataset (p) | dropped in a wall |", "|---|---|" + "---:|" * 6]
     for name in config.datasets:
         for agent in config.agents:
-            simulated = mine.get((name, agent, "unguided"), {})
-            if not simulated:
+            by_seed = mine.get((name, agent, "unguided"), {})
+            if not by_seed:
                 continue
-            real, model = ([score for seed, score in theirs.get((name, agent, s), {}).items() if seed in simulated]
+            simulated = list(by_seed.values())
+            real, model = ([score for seed, score in theirs.get((name, agent, s), {}).items() if seed in by_seed]
                            for s in ("real", "unguided"))  # the ablation's seeds: the same pools and agent seeds
             dropped = [sum(r["simulation"]["dropped_in_wall"]) / sum(r["simulation"]["transitions"]) for r in runs
                        if (r["dataset"], r["agent"]) == (name, agent)]
-            cells = [format_mean_se(v) if v else "—" for v in (real, model, list(simulated.values()))]
+            cells = [format_mean_se(v) if v else "—" for v in (real, model, simulated)]
             lines.append(f"| {name} | {AGENT_NAMES[agent]} | " + " | ".join(cells) + " | "
-                         f"{difference_and_p(list(simulated.values()), model)} | "
-                         f"{difference_and_p(list(simulated.values()), real)} | {np.mean(dropped):.3f} |")
+                         f"{difference_and_p(simulated, model)} | {difference_and_p(simulated, real)} | "
+                         f"{np.mean(dropped):.3f} |")
     return "\n".join(lines) + "\n"
 
 
